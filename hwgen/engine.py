@@ -1,0 +1,156 @@
+"""Engine parameters: the one object that drives an engine's RTL, cycle model and estimates.
+
+Two engine kinds share one datapath skeleton (see ``hwgen.rtl.accelerator``):
+
+``tlmm``
+    Table-lookup ternary matmul in the style of TeLLMe. Activations arrive in *chunks* of
+    ``lanes = group * tables`` int8 values. For each chunk, ``tables`` tables are built, one per
+    activation group of ``group`` values; table entry ``j`` holds the sum of the group's
+    activations weighted by the balanced-ternary digits of ``j`` (``j = 0 .. (3**group - 1) / 2``,
+    the non-negative half: the negative half is the same sums negated). A group of ``group``
+    ternary weights is stored as one index: a sign bit and the magnitude ``|v|`` of
+    ``v = sum_i w_i * 3**i``. Each cycle, ``columns`` output columns each look up one entry in every
+    table and add the ``tables`` signed lookups: ``group * tables * columns`` ternary MACs per cycle.
+    The table of a chunk is built once (one entry per cycle, ``entries`` cycles, double-buffered so
+    it overlaps the lookups of the previous chunk) and reused by every output block of the layer.
+
+``addertree``
+    The baseline: the same chunks, but each of the ``columns`` columns adds ``lanes`` ternary
+    products directly (a select of +a, -a or 0 and an adder tree). Same MACs per cycle as a
+    ``tlmm`` engine with ``group * tables == lanes``.
+"""
+
+from dataclasses import dataclass
+
+from .errors import ModelError
+
+KINDS = ("tlmm", "addertree")
+GROUPS = (2, 3, 4)
+MAX_TABLES = 64
+MAX_COLUMNS = 64
+MAX_LANES = 256
+
+# Pipeline of the shared datapath (hwgen.rtl.accelerator). Stage numbers are cycles after a block
+# is issued: S1 reads the weight word and computes the partial sums, S2 adds the accumulator,
+# S3 writes the accumulator back (or requantizes and writes the result). These constants are used
+# by the RTL, the cycle model and the docs alike.
+STAGE_ACC_READ = 1     # accumulator read issued in S1 (synchronous read, data in S2)
+STAGE_WRITE = 3        # accumulator / activation / output-register write in S3
+OUTPUT_LATENCY = 4     # the output beat of a block issued at cycle t is on m_axis at t + 4
+# The next read of an accumulator word must come after its write: a period (cycles per chunk)
+# is never shorter than this.
+MIN_PERIOD = STAGE_WRITE - STAGE_ACC_READ + 1
+# Cycles between the last issue of a layer and the first cycle of the next layer, so that the
+# next layer reads activations written by the last block of this one.
+DRAIN = STAGE_WRITE
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    """Validated engine parameters (the ``engine:`` mapping of a model description)."""
+
+    kind: str
+    group: int
+    tables: int
+    columns: int
+    read_ports: int = 4
+
+    @classmethod
+    def from_mapping(cls, d, *, file=None, field="engine"):
+        if not isinstance(d, dict):
+            raise ModelError("must be a mapping with kind, group, tables, columns", file=file, field=field)
+        allowed = {"kind", "group", "tables", "columns", "read_ports", "lanes"}
+        for key in d:
+            if key not in allowed:
+                raise ModelError(f"unknown key (allowed: {', '.join(sorted(allowed))})", file=file, field=f"{field}.{key}")
+        kind = d.get("kind")
+        if kind not in KINDS:
+            raise ModelError(f"must be one of {', '.join(KINDS)}, got {kind!r}", file=file, field=f"{field}.kind")
+
+        def integer(key, lo, hi, default=None):
+            v = d.get(key, default)
+            if v is None:
+                raise ModelError("is required", file=file, field=f"{field}.{key}")
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ModelError(f"must be an integer in {lo}..{hi}, got {v!r}", file=file, field=f"{field}.{key}")
+            return v
+
+        columns = integer("columns", 1, MAX_COLUMNS)
+        read_ports = integer("read_ports", 1, 8, 4)
+        if kind == "addertree" and "lanes" in d:
+            if "group" in d or "tables" in d:
+                raise ModelError("give either lanes or group and tables, not both", file=file, field=f"{field}.lanes")
+            lanes = integer("lanes", 1, MAX_LANES)
+            return cls(kind, 1, lanes, columns, read_ports)
+        if kind == "tlmm" and "lanes" in d:
+            raise ModelError("a tlmm engine takes group and tables, not lanes", file=file, field=f"{field}.lanes")
+        group = d.get("group")
+        if group not in GROUPS or isinstance(group, bool):
+            raise ModelError(f"must be one of {', '.join(map(str, GROUPS))}, got {group!r}", file=file, field=f"{field}.group")
+        tables = integer("tables", 1, MAX_TABLES)
+        if group * tables > MAX_LANES:
+            raise ModelError(f"group x tables = {group * tables} lanes exceeds {MAX_LANES}", file=file, field=f"{field}.tables")
+        return cls(kind, group, tables, columns, read_ports)
+
+    # ---- derived quantities (every consumer takes them from here) ----
+    @property
+    def lanes(self):
+        """Activations consumed per cycle: the width of a chunk and of an input beat."""
+        return self.group * self.tables
+
+    @property
+    def macs_per_cycle(self):
+        return self.lanes * self.columns
+
+    @property
+    def entries(self):
+        """Stored table entries per table: indices 0 .. (3**G - 1) / 2 (the sign-symmetric half)."""
+        return (3 ** self.group + 1) // 2
+
+    @property
+    def mag_bits(self):
+        return (self.entries - 1).bit_length()
+
+    @property
+    def index_bits(self):
+        """Bits per stored weight index: magnitude plus a sign bit."""
+        return self.mag_bits + 1
+
+    @property
+    def table_depth(self):
+        """Depth of one table memory: two banks (double buffering) of 2**mag_bits entries."""
+        return 2 << self.mag_bits
+
+    @property
+    def build_cycles(self):
+        """Cycles to build one chunk's tables (one entry per cycle); 0 for the adder tree."""
+        return self.entries if self.kind == "tlmm" else 0
+
+    @property
+    def weight_bits_per_column(self):
+        """Bits of one column's weights for one chunk in a weight-memory word."""
+        if self.kind == "tlmm":
+            return self.tables * self.index_bits
+        return self.lanes * 2
+
+    @property
+    def weight_word_bits(self):
+        return self.columns * self.weight_bits_per_column
+
+    @property
+    def table_replicas(self):
+        """Copies of each table, each serving ``read_ports`` lookup columns."""
+        return -(-self.columns // self.read_ports)
+
+    def period(self, blocks):
+        """Cycles spent per chunk for a layer with ``blocks`` output blocks."""
+        return max(blocks, self.build_cycles, MIN_PERIOD)
+
+    def as_dict(self):
+        d = {"kind": self.kind, "columns": self.columns, "lanes": self.lanes,
+             "macs_per_cycle": self.macs_per_cycle}
+        if self.kind == "tlmm":
+            d.update(group=self.group, tables=self.tables, read_ports=self.read_ports,
+                     table_entries=self.entries, index_bits=self.index_bits,
+                     build_cycles=self.build_cycles)
+        return d

@@ -1,0 +1,270 @@
+"""The accelerator top: every layer of a model on one ternary engine, AXI-Stream in and out."""
+
+from amaranth.hdl import Array, Cat, Const, Elaboratable, EnableInserter, Module, Signal, signed, unsigned
+from amaranth.lib import enum, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..engine import DRAIN
+from .addertree import AdderTreeDot
+from .arith import requantize
+from .tlmm import TlmmDot
+
+
+class State(enum.Enum, shape=2):
+    LOAD = 0    # accept input beats into activation bank 0
+    BUILD = 1   # prologue of a tlmm layer: build the first chunk's tables
+    RUN = 2     # one period per chunk, one output block issued per cycle
+    DRAIN = 3   # let the last blocks of the layer leave the pipeline
+
+
+class Accelerator(wiring.Component):
+    """Runs every layer of ``plan.model`` on one engine, one input vector at a time.
+
+    Ports (AXI-Stream names; clock ``clk``, synchronous active-high reset ``rst``):
+
+    ``s_axis_tdata/tvalid/tready``
+        Input beats of ``lanes`` int8 values (lane ``i`` at bits ``8i .. 8i+7``): a vector of
+        ``in_features`` values is ``input_chunks`` beats, feature ``k`` in lane ``k % lanes`` of
+        beat ``k // lanes``; the unused lanes of the last beat are ignored.
+    ``m_axis_tdata/tvalid/tready/tlast``
+        Output beats of ``columns`` results (8-bit, or 32-bit accumulators for ``output: acc``);
+        beat ``b`` carries outputs ``b * columns ..``; ``tlast`` marks the last beat of a vector.
+
+    Timing: see ``hwgen.plan``. ``s_axis_tready`` is high only while loading. With the output
+    always ready the schedule is fixed (``Plan.total_cycles``); each cycle the output is held
+    (``tvalid`` and not ``tready``) stalls the whole engine by exactly one cycle.
+    """
+
+    def __init__(self, plan):
+        self.plan = plan
+        super().__init__({
+            "s_axis_tdata": In(8 * plan.lanes),
+            "s_axis_tvalid": In(1),
+            "s_axis_tready": Out(1),
+            "m_axis_tdata": Out(plan.out_bits * plan.columns),
+            "m_axis_tvalid": Out(1),
+            "m_axis_tready": In(1),
+            "m_axis_tlast": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        core = _Core(self.plan)
+        run = Signal()
+        m.submodules.core = EnableInserter({"sync": run})(core)
+        m.d.comb += [
+            run.eq(~core.out_valid | self.m_axis_tready),
+            core.in_data.eq(self.s_axis_tdata),
+            core.in_valid.eq(self.s_axis_tvalid),
+            self.s_axis_tready.eq(core.in_ready & run),
+            self.m_axis_tdata.eq(core.out_data),
+            self.m_axis_tvalid.eq(core.out_valid),
+            self.m_axis_tlast.eq(core.out_last),
+        ]
+        return m
+
+
+class _Core(Elaboratable):
+    """The engine with its sequencer and memories; its ``sync`` domain runs only when enabled."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.in_data = Signal(8 * plan.lanes)
+        self.in_valid = Signal()
+        self.in_ready = Signal()
+        self.out_data = Signal(plan.out_bits * plan.columns)
+        self.out_valid = Signal()
+        self.out_last = Signal()
+
+    def elaborate(self, platform):
+        plan = self.plan
+        e = plan.engine
+        L, N, R = e.lanes, e.columns, plan.row_lanes
+        S, Q = plan.subchunks, plan.blocks_per_row
+        layers = plan.layers
+        NL = len(layers)
+        tlmm = e.kind == "tlmm"
+        m = Module()
+
+        # ---- memories ----
+        wmem = Memory(shape=unsigned(e.weight_word_bits), depth=plan.weight_words, init=plan.weight_memory)
+        amem = Memory(shape=unsigned(8 * R), depth=2 << plan.act_row_bits, init=[])
+        cmem = Memory(shape=unsigned(N * plan.acc_bits), depth=plan.acc_depth, init=[])
+        m.submodules.weights, m.submodules.activations, m.submodules.accumulators = wmem, amem, cmem
+        w_rd = wmem.read_port()
+        a_rd = amem.read_port()
+        a_wr = amem.write_port(granularity=8)
+        c_rd = cmem.read_port()
+        c_wr = cmem.write_port()
+
+        # ---- per-layer constants ----
+        def table(values):
+            width = max(1, max(values).bit_length())
+            return Array(Const(v, width) for v in values)
+
+        last_chunk = table([lp.chunks - 1 for lp in layers])
+        last_block = table([lp.blocks - 1 for lp in layers])
+        last_cycle = table([lp.period - 1 for lp in layers])
+
+        # ---- sequencer ----
+        state = Signal(State)
+        layer = Signal(range(NL))
+        chunk = Signal(range(max(lp.chunks for lp in layers)))
+        cycle = Signal(range(max([lp.period for lp in layers] + [e.build_cycles, DRAIN]) + 1))
+        waddr = Signal(range(plan.weight_words))
+        pos_row = Signal(range(plan.act_rows))      # next chunk to load or fetch: row ...
+        pos_sub = Signal(range(S))                  # ... and sub-chunk within the row
+        parity = Signal()                           # table bank of the next fetched chunk
+        blk_row = Signal(range(plan.act_rows))      # where the block issued next lands
+        blk_slot = Signal(range(Q))
+
+        def advance_pos():
+            with m.If(pos_sub == S - 1):
+                m.d.sync += [pos_sub.eq(0), pos_row.eq(pos_row + 1)]
+            with m.Else():
+                m.d.sync += pos_sub.eq(pos_sub + 1)
+
+        def start_layer(next_layer):
+            m.d.sync += [layer.eq(next_layer), chunk.eq(0), cycle.eq(0),
+                         pos_row.eq(0), pos_sub.eq(0), parity.eq(0),
+                         state.eq(State.BUILD if tlmm else State.RUN)]
+
+        is_run = state == State.RUN
+        issue = is_run & (cycle <= last_block[layer])
+        fetch = Signal()
+        m.d.comb += fetch.eq(((state == State.BUILD) & (cycle == 0)) |
+                             (is_run & (cycle == 0) & ((chunk != last_chunk[layer]) if tlmm else 1)))
+        m.d.comb += self.in_ready.eq(state == State.LOAD)
+
+        with m.Switch(state):
+            with m.Case(State.LOAD):
+                with m.If(self.in_valid):
+                    advance_pos()
+                    m.d.sync += chunk.eq(chunk + 1)
+                    with m.If(chunk == layers[0].chunks - 1):
+                        m.d.sync += waddr.eq(0)
+                        start_layer(0)
+            with m.Case(State.BUILD):
+                m.d.sync += cycle.eq(cycle + 1)
+                with m.If(cycle == e.build_cycles - 1):
+                    m.d.sync += [state.eq(State.RUN), cycle.eq(0)]
+            with m.Case(State.RUN):
+                with m.If((chunk == last_chunk[layer]) & (cycle == last_block[layer])):
+                    m.d.sync += [state.eq(State.DRAIN), cycle.eq(0)]
+                with m.Elif(cycle == last_cycle[layer]):
+                    m.d.sync += [cycle.eq(0), chunk.eq(chunk + 1)]
+                with m.Else():
+                    m.d.sync += cycle.eq(cycle + 1)
+            with m.Case(State.DRAIN):
+                m.d.sync += cycle.eq(cycle + 1)
+                with m.If(cycle == DRAIN - 1):
+                    with m.If(layer == NL - 1):
+                        m.d.sync += [state.eq(State.LOAD), layer.eq(0), chunk.eq(0), cycle.eq(0),
+                                     pos_row.eq(0), pos_sub.eq(0)]
+                    with m.Else():
+                        start_layer(layer + 1)
+
+        with m.If(fetch):
+            advance_pos()
+            m.d.sync += parity.eq(~parity)
+
+        # block placement in the next activation bank (used by the last chunk's blocks)
+        cur_row = Signal.like(blk_row)
+        cur_slot = Signal.like(blk_slot)
+        m.d.comb += [cur_row.eq(blk_row), cur_slot.eq(blk_slot)]
+        with m.If(cycle == 0):
+            m.d.comb += [cur_row.eq(0), cur_slot.eq(0)]
+        with m.If(issue):
+            m.d.sync += waddr.eq(waddr + 1)
+            with m.If(cur_slot == Q - 1):
+                m.d.sync += [blk_slot.eq(0), blk_row.eq(cur_row + 1)]
+            with m.Else():
+                m.d.sync += [blk_slot.eq(cur_slot + 1), blk_row.eq(cur_row)]
+
+        # ---- activation fetch: the chunk the builder (tlmm) or the adder tree (addertree) uses ----
+        fetch_sub = Signal(range(S))
+        m.d.comb += [a_rd.addr.eq(Cat(pos_row[:plan.act_row_bits], layer[0])), a_rd.en.eq(fetch)]
+        with m.If(fetch):
+            m.d.sync += fetch_sub.eq(pos_sub)
+        subs = Array(a_rd.data[s * 8 * L:(s + 1) * 8 * L] for s in range(S))
+        chunk_bits = subs[fetch_sub] if S > 1 else a_rd.data[:8 * L]
+        chunk_lanes = [chunk_bits[8 * x:8 * x + 8].as_signed() for x in range(L)]
+
+        # ---- pipeline control: S1 (weights, partial sums), S2 (accumulate), S3 (write) ----
+        def stage(name):
+            return {
+                "valid": Signal(name=f"{name}_valid"),
+                "block": Signal(range(plan.acc_depth), name=f"{name}_block"),
+                "first": Signal(name=f"{name}_first"),
+                "last": Signal(name=f"{name}_last"),
+                "bank": Signal(name=f"{name}_bank"),
+                "row": Signal(range(plan.act_rows), name=f"{name}_row"),
+                "slot": Signal(range(Q), name=f"{name}_slot"),
+                "layer": Signal(range(NL), name=f"{name}_layer"),
+            }
+        s1, s2, s3 = stage("s1"), stage("s2"), stage("s3")
+        m.d.sync += [
+            s1["valid"].eq(issue), s1["block"].eq(cycle), s1["first"].eq(chunk == 0),
+            s1["last"].eq(chunk == last_chunk[layer]), s1["bank"].eq(chunk[0]),
+            s1["row"].eq(cur_row), s1["slot"].eq(cur_slot), s1["layer"].eq(layer),
+        ]
+        m.d.sync += [s2[k].eq(s1[k]) for k in s1] + [s3[k].eq(s2[k]) for k in s2]
+
+        # S0 -> S1: weight word
+        m.d.comb += w_rd.addr.eq(waddr)
+
+        # S1: partial sums
+        if tlmm:
+            m.submodules.dot = dot = TlmmDot(e)
+            m.d.comb += [dot.build_start.eq(fetch), dot.build_bank.eq(parity), dot.bank.eq(s1["bank"])]
+        else:
+            m.submodules.dot = dot = AdderTreeDot(e)
+        m.d.comb += [dot.weights.eq(w_rd.data)] + [dot.chunk[x].eq(chunk_lanes[x]) for x in range(L)]
+        partial = [Signal(signed(plan.acc_bits), name=f"partial{n}") for n in range(N)]
+        m.d.sync += [partial[n].eq(dot.partial[n]) for n in range(N)]
+        m.d.comb += c_rd.addr.eq(s1["block"])
+
+        # S2: accumulate
+        acc = [Signal(signed(plan.acc_bits), name=f"acc{n}") for n in range(N)]
+        for n in range(N):
+            old = c_rd.data[n * plan.acc_bits:(n + 1) * plan.acc_bits].as_signed()
+            with m.If(s2["first"]):
+                m.d.sync += acc[n].eq(partial[n])
+            with m.Else():
+                m.d.sync += acc[n].eq(old + partial[n])
+
+        # S3: write back, or requantize into the next bank / the output register
+        final = s3["layer"] == NL - 1
+        m.d.comb += [c_wr.addr.eq(s3["block"]), c_wr.data.eq(Cat(*acc)),
+                     c_wr.en.eq(s3["valid"] & ~s3["last"])]
+        rq = [Signal(signed(8), name=f"rq{n}") for n in range(N)]
+        with m.Switch(s3["layer"]):
+            for lp in layers:
+                if lp.layer.requant is not None:
+                    with m.Case(lp.index):
+                        m.d.comb += [rq[n].eq(requantize(acc[n], lp.layer.requant.shift, lp.layer.requant.relu))
+                                     for n in range(N)]
+        block_bits = Cat(*rq)
+        with m.If(state == State.LOAD):
+            m.d.comb += [
+                a_wr.addr.eq(Cat(pos_row[:plan.act_row_bits], Const(0, 1))),
+                a_wr.data.eq(Cat(*[self.in_data] * S)),
+                a_wr.en.eq(Cat(*[((pos_sub == s) & self.in_valid).replicate(L) for s in range(S)])),
+            ]
+        with m.Else():
+            write_block = s3["valid"] & s3["last"] & ~final
+            m.d.comb += [
+                a_wr.addr.eq(Cat(s3["row"][:plan.act_row_bits], ~s3["layer"][0])),
+                a_wr.data.eq(Cat(*[block_bits] * Q)),
+                a_wr.en.eq(Cat(*[((s3["slot"] == q) & write_block).replicate(N) for q in range(Q)])),
+            ]
+
+        out_lanes = [Signal(signed(plan.out_bits), name=f"out{n}") for n in range(N)]
+        m.d.comb += [out_lanes[n].eq(acc[n] if plan.out_acc else rq[n]) for n in range(N)]
+        m.d.sync += [
+            self.out_valid.eq(s3["valid"] & s3["last"] & final),
+            self.out_data.eq(Cat(*out_lanes)),
+            self.out_last.eq(s3["block"] == layers[-1].blocks - 1),
+        ]
+        return m

@@ -1,0 +1,1 @@
+"""Running generated Verilog in Verilator through cocotb."""
