@@ -16,6 +16,18 @@ def tree_sum(terms):
     return terms[0]
 
 
+def signed_sum(values, negate):
+    """sum_i (-values[i] if negate[i] else values[i]), without a negator per term.
+
+    Two's complement: -v = ~v + 1, so each negated term becomes ``v ^ 1...1`` and the +1s are
+    added once as the count of negated terms. The XOR folds into the first level of adders.
+    """
+    width = max(len(v) for v in values) + 1
+    flipped = [v.as_signed() ^ n.replicate(width).as_signed() for v, n in zip(values, negate)]
+    count = tree_sum(n.as_unsigned() for n in negate)
+    return tree_sum(flipped + [count])
+
+
 def requantize(acc, shift, relu):
     """saturate_int8(acc >> shift), then max(., 0) if relu: an 8-bit signed value."""
     v = acc >> shift                       # arithmetic: acc is signed

@@ -6,7 +6,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..sim import balanced_digits
-from .arith import tree_sum
+from .arith import signed_sum, tree_sum
 
 
 def table_shape(engine):
@@ -77,9 +77,8 @@ class TlmmDot(wiring.Component):
                     idx = self.weights[(n * e.tables + t) * e.index_bits:][:e.index_bits]
                     rp = mem.read_port(domain="comb")
                     m.d.comb += rp.addr.eq(Cat(idx[:e.mag_bits], self.bank))
-                    lookup = Signal(signed(self.entry_shape.width + 1), name=f"lookup{t}_{n}")
-                    m.d.comb += lookup.eq(Mux(idx[e.mag_bits], -rp.data, rp.data))
-                    terms_of_column[n].append(lookup)
+                    terms_of_column[n].append((rp.data, idx[e.mag_bits]))
         for n in range(e.columns):
-            m.d.comb += self.partial[n].eq(tree_sum(terms_of_column[n]))
+            values, signs = zip(*terms_of_column[n])
+            m.d.comb += self.partial[n].eq(signed_sum(values, signs))
         return m
