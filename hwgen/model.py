@@ -153,7 +153,7 @@ def check_ternary(arr, shape, *, file, field):
     bad = ~np.isin(arr, (-1, 0, 1))
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise ModelError(f"value {arr[r, c]!r} at [{r}, {c}] is not ternary (-1, 0, 1)", file=file, field=field)
+        raise ModelError(f"value {arr[r, c].item()!r} at [{r}, {c}] is not ternary (-1, 0, 1)", file=file, field=field)
     return arr.astype(np.int8)
 
 

@@ -107,17 +107,21 @@ class _Core(Elaboratable):
         last_block = table([lp.blocks - 1 for lp in layers])
         last_cycle = table([lp.period - 1 for lp in layers])
 
+        def counter(limit, name):
+            """A counter for 0 .. limit - 1, at least one bit wide (Verilog has no empty vectors)."""
+            return Signal(range(max(2, limit)), name=name)
+
         # ---- sequencer ----
         state = Signal(State)
-        layer = Signal(range(NL))
-        chunk = Signal(range(max(lp.chunks for lp in layers)))
-        cycle = Signal(range(max([lp.period for lp in layers] + [e.build_cycles, DRAIN]) + 1))
-        waddr = Signal(range(plan.weight_words))
-        pos_row = Signal(range(plan.act_rows))      # next chunk to load or fetch: row ...
-        pos_sub = Signal(range(S))                  # ... and sub-chunk within the row
+        layer = counter(NL, "layer")              # its LSB picks the activation bank
+        chunk = counter(max(lp.chunks for lp in layers), "chunk")
+        cycle = counter(max([lp.period for lp in layers] + [e.build_cycles, DRAIN]) + 1, "cycle")
+        waddr = counter(plan.weight_words, "waddr")
+        pos_row = counter(plan.act_rows, "pos_row")    # next chunk to load or fetch: row ...
+        pos_sub = counter(S, "pos_sub")                # ... and sub-chunk within the row
         parity = Signal()                           # table bank of the next fetched chunk
-        blk_row = Signal(range(plan.act_rows))      # where the block issued next lands
-        blk_slot = Signal(range(Q))
+        blk_row = counter(plan.act_rows, "blk_row")    # where the block issued next lands
+        blk_slot = counter(Q, "blk_slot")
 
         def advance_pos():
             with m.If(pos_sub == S - 1):
@@ -183,7 +187,7 @@ class _Core(Elaboratable):
                 m.d.sync += [blk_slot.eq(cur_slot + 1), blk_row.eq(cur_row)]
 
         # ---- activation fetch: the chunk the builder (tlmm) or the adder tree (addertree) uses ----
-        fetch_sub = Signal(range(S))
+        fetch_sub = counter(S, "fetch_sub")
         m.d.comb += [a_rd.addr.eq(Cat(pos_row[:plan.act_row_bits], layer[0])), a_rd.en.eq(fetch)]
         with m.If(fetch):
             m.d.sync += fetch_sub.eq(pos_sub)
@@ -195,13 +199,13 @@ class _Core(Elaboratable):
         def stage(name):
             return {
                 "valid": Signal(name=f"{name}_valid"),
-                "block": Signal(range(plan.acc_depth), name=f"{name}_block"),
+                "block": counter(plan.acc_depth, f"{name}_block"),
                 "first": Signal(name=f"{name}_first"),
                 "last": Signal(name=f"{name}_last"),
                 "bank": Signal(name=f"{name}_bank"),
-                "row": Signal(range(plan.act_rows), name=f"{name}_row"),
-                "slot": Signal(range(Q), name=f"{name}_slot"),
-                "layer": Signal(range(NL), name=f"{name}_layer"),
+                "row": counter(plan.act_rows, f"{name}_row"),
+                "slot": counter(Q, f"{name}_slot"),
+                "layer": counter(NL, f"{name}_layer"),
             }
         s1, s2, s3 = stage("s1"), stage("s2"), stage("s3")
         m.d.sync += [
