@@ -10,7 +10,7 @@ from pathlib import Path
 from . import __version__
 from .errors import HwgenError
 from .estimate import estimate_resources
-from .plan import Plan
+from .plan import make_plan
 from .rtl.verilog import TOP, accelerator_verilog
 
 
@@ -78,14 +78,29 @@ def report(plan, files):
     }
 
 
-def build(model, target="sim", out_dir=None):
-    """Generate ``out_dir`` (default ``build/<name>``) with ``rtl/`` and ``report.json``."""
-    if target != "sim":
-        raise HwgenError(f"target {target!r} is not supported yet (supported: sim)", field="--target")
+TARGETS = ("sim", "fpga", "asic")
+
+
+def build(model, target="sim", out_dir=None, *, device=None, clock_mhz=None, node=None, progress=None):
+    """Generate ``out_dir`` (default ``build/<name>``) with ``rtl/`` and ``report.json``.
+
+    ``target`` ``sim``: RTL and the cycle/resource report. ``fpga``: also synthesis, place and
+    route and a bitstream for ``device`` (``hwgen.fpga.flow``). ``asic``: also the area, energy
+    and mask-cost estimate at ``node`` nm (``hwgen.cost.asic``). Targets add a section to
+    report.json and may write ``report.md`` and more files into the folder.
+    """
+    if target not in TARGETS:
+        raise HwgenError(f"unknown target {target!r} (supported: {', '.join(TARGETS)})", field="--target")
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(model)
-    plan = Plan(model)
+    plan = make_plan(model)
     with staged_dir(out_dir) as tmp:
         top = write_rtl(plan, tmp / "rtl")
         rep = report(plan, {f"rtl/{top.name}": top})
+        if target == "fpga":
+            from .fpga.flow import build_fpga
+            rep["fpga"] = build_fpga(plan, tmp, device=device, clock_mhz=clock_mhz, progress=progress)
+        elif target == "asic":
+            from .cost.asic import build_asic
+            rep["asic"] = build_asic(plan, tmp, node=node)
         (tmp / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
     return out_dir, rep

@@ -1,6 +1,7 @@
 """The ``hwgen`` command line."""
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -10,6 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import HwgenError
+
+# More subcommands: each module has ``register(subparsers)`` adding its parser and ``func``.
+COMMAND_MODULES = [
+]
 
 
 def _load_input(path, model):
@@ -49,7 +54,8 @@ def cmd_build(args):
     from .build import build
     from .model import load_model
     model = load_model(args.model)
-    out_dir, rep = build(model, target=args.target, out_dir=args.out)
+    out_dir, rep = build(model, target=args.target, out_dir=args.out, device=args.device,
+                         clock_mhz=args.clock_mhz, node=args.node)
     c = rep["cycles"]
     print(f"hwgen: built {model.name} ({rep['engine']['kind']}) in {out_dir}: "
           f"{c['per_vector']} cycles per vector, pipeline utilization {c['pipeline_utilization']:.3f}")
@@ -60,10 +66,10 @@ def cmd_sim(args):
     from .build import default_out_dir, write_rtl
     from .golden import golden
     from .model import load_model
-    from .sim import Simulator
+    from .sim import make_simulator
     model = load_model(args.model)
     x = _load_input(args.input, model)
-    sim = Simulator(model)
+    sim = make_simulator(model)
     plan = sim.plan
     if args.rtl:
         from .rtlsim.runner import run_rtl
@@ -107,7 +113,12 @@ def parser():
 
     b = sub.add_parser("build", help="generate RTL and report.json for a model")
     b.add_argument("model", help="model description (YAML)")
-    b.add_argument("--target", default="sim", choices=["sim"], help="sim: RTL and cycle/resource report")
+    b.add_argument("--target", default="sim", choices=["sim", "fpga", "asic"],
+                   help="sim: RTL and cycle/resource report; fpga: synthesis, place and route, bitstream; "
+                        "asic: area, energy and mask cost")
+    b.add_argument("--device", help="fpga: ecp5-85k (default), ice40-up5k or xcup")
+    b.add_argument("--clock-mhz", type=float, help="fpga: requested clock (default per device)")
+    b.add_argument("--node", type=int, help="asic: process node in nm (45, 28, 16, 7, 5, 3)")
     b.add_argument("-o", "--out", help="output folder (default build/<name>)")
     b.set_defaults(func=cmd_build)
 
@@ -120,6 +131,9 @@ def parser():
     s.add_argument("--labels", help="labels (.npy) to report argmax accuracy against")
     s.add_argument("-o", "--out", help="work folder for --rtl (default build/<name>/rtlsim)")
     s.set_defaults(func=cmd_sim)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return p
 
 

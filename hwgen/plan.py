@@ -221,3 +221,12 @@ class Plan:
             "cycles_per_vector": self.total_cycles(1), "vector_stride": self.vector_stride,
             "busy_cycles_per_vector": self.busy_cycles,
         }
+
+
+def make_plan(model):
+    """The plan for ``model``'s engine kind (all plans offer the interface of ``Plan`` that the
+    simulator, RTL bench, build and reports use)."""
+    if model.engine.kind == "hardwired":
+        from .hardwired import HardwiredPlan
+        return HardwiredPlan(model)
+    return Plan(model)

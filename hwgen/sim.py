@@ -114,5 +114,13 @@ class Simulator:
         return SimResult(outputs, plan.total_cycles(batch), plan.layer_cycles(), plan.busy_cycles)
 
 
+def make_simulator(model):
+    """The cycle-accurate simulator for ``model``'s engine kind."""
+    if model.engine.kind == "hardwired":
+        from .hardwired import HardwiredSimulator
+        return HardwiredSimulator(model)
+    return Simulator(model)
+
+
 def simulate(model, x):
-    return Simulator(model).run(x)
+    return make_simulator(model).run(x)

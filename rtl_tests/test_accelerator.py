@@ -22,9 +22,9 @@ from hwgen.build import write_rtl
 from hwgen.engine import EngineParams
 from hwgen.golden import golden
 from hwgen.model import load_model
-from hwgen.plan import Plan
+from hwgen.plan import make_plan
 from hwgen.rtlsim.runner import run_rtl
-from hwgen.sim import Simulator
+from hwgen.sim import make_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,13 +95,13 @@ def expected_beats(plan, outputs):
 
 
 def run_sim_backend(model, x, ready, work):
-    r = Simulator(model).run(x)
+    r = make_simulator(model).run(x)
     return r.outputs, r.cycles, 0
 
 
 def run_rtl_backend(model, x, ready, work):
-    plan = Plan(model)
-    sim = Simulator(model).run(x)
+    plan = make_plan(model)
+    sim = make_simulator(model).run(x)
     verilog = write_rtl(plan, work / "rtl")
     r = run_rtl(plan, verilog, x, work, ready=ready, bench=BENCH,
                 expected={"expected": expected_beats(plan, sim.outputs), "expected_cycles": sim.cycles})
@@ -118,7 +118,7 @@ def check_against_golden(case, backend, work):
     want = golden(model, x)
     assert out.dtype == want.dtype
     assert np.array_equal(out, want), f"{case.name}: outputs differ from the golden model"
-    assert cycles == Plan(model).total_cycles(len(x)) + stalls
+    assert cycles == make_plan(model).total_cycles(len(x)) + stalls
     if case.backpressure and backend == "rtl":
         assert stalls > 0
 
@@ -145,4 +145,4 @@ def test_default_model_predictions(tmp_path):
     want = golden(model, x)
     assert np.array_equal(out, want)
     assert np.array_equal(out.argmax(axis=1), want.argmax(axis=1))
-    assert cycles == Plan(model).total_cycles(len(x))
+    assert cycles == make_plan(model).total_cycles(len(x))

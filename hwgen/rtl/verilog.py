@@ -9,6 +9,10 @@ TOP = "hwgen_top"
 
 def accelerator_verilog(plan, name=TOP):
     """The Verilog text of the accelerator for ``plan`` (deterministic for the same plan)."""
-    top = Accelerator(plan)
+    if plan.engine.kind == "hardwired":
+        from .hardwired import HardwiredAccelerator
+        top = HardwiredAccelerator(plan)
+    else:
+        top = Accelerator(plan)
     text = verilog.convert(top, name=name, emit_src=False)
     return text
