@@ -14,6 +14,9 @@ from .errors import HwgenError
 
 # More subcommands: each module has ``register(subparsers)`` adding its parser and ``func``.
 COMMAND_MODULES = [
+    "hwgen.commands.run",
+    "hwgen.commands.cost",
+    "hwgen.commands.import_nir",
 ]
 
 
@@ -68,6 +71,9 @@ def cmd_sim(args):
     from .model import load_model
     from .sim import make_simulator
     model = load_model(args.model)
+    if model.engine.kind == "lif":      # spike inputs and outputs (hwgen.lif)
+        from .lif import cmd_sim_lif
+        return cmd_sim_lif(args, model)
     x = _load_input(args.input, model)
     sim = make_simulator(model)
     plan = sim.plan

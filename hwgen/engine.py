@@ -18,13 +18,24 @@ Two engine kinds share one datapath skeleton (see ``hwgen.rtl.accelerator``):
     The baseline: the same chunks, but each of the ``columns`` columns adds ``lanes`` ternary
     products directly (a select of +a, -a or 0 and an adder tree). Same MACs per cycle as a
     ``tlmm`` engine with ``group * tables == lanes``.
+
+``hardwired`` (its own datapath, not the shared skeleton)
+    Metal-Embedding style (HNLPU): every weight is a constant of the logic. Zero weights vanish;
+    each output sums the inputs routed to its +1 set and to its -1 set and subtracts the two
+    (``hwgen.hardwired``, ``hwgen.rtl.hardwired``). Every layer is its own fully parallel block,
+    registered between layers, so consecutive vectors overlap in the layer pipeline. ``lanes`` is
+    the input beat width, ``columns`` the output beat width; ``serial`` feeds each layer its
+    inputs one bit-plane per cycle (MSB first) into popcount accumulators. Stored as
+    ``group = 1``, ``tables = lanes`` like a lanes-given adder tree.
 """
 
 from dataclasses import dataclass
 
 from .errors import ModelError
 
-KINDS = ("tlmm", "addertree")
+KINDS = ("tlmm", "addertree", "hardwired", "lif")
+HARDWIRED_DEFAULT_LANES = 8
+HARDWIRED_DEFAULT_COLUMNS = 8
 GROUPS = (2, 3, 4)
 MAX_TABLES = 64
 MAX_COLUMNS = 64
@@ -54,12 +65,16 @@ class EngineParams:
     tables: int
     columns: int
     read_ports: int = 4
+    serial: bool = False          # hardwired only: bit-serial layer inputs
 
     @classmethod
     def from_mapping(cls, d, *, file=None, field="engine"):
         if not isinstance(d, dict):
             raise ModelError("must be a mapping with kind, group, tables, columns", file=file, field=field)
-        allowed = {"kind", "group", "tables", "columns", "read_ports", "lanes"}
+        if d.get("kind") == "lif":      # spiking LIF core: its own parameters (hwgen.lif)
+            from .lif import LifEngine
+            return LifEngine.from_mapping(d, file=file, field=field)
+        allowed = {"kind", "group", "tables", "columns", "read_ports", "lanes", "serial"}
         for key in d:
             if key not in allowed:
                 raise ModelError(f"unknown key (allowed: {', '.join(sorted(allowed))})", file=file, field=f"{field}.{key}")
@@ -75,6 +90,10 @@ class EngineParams:
                 raise ModelError(f"must be an integer in {lo}..{hi}, got {v!r}", file=file, field=f"{field}.{key}")
             return v
 
+        if kind == "hardwired":
+            return cls._hardwired_from_mapping(d, integer, file=file, field=field)
+        if "serial" in d:
+            raise ModelError("only a hardwired engine takes serial", file=file, field=f"{field}.serial")
         columns = integer("columns", 1, MAX_COLUMNS)
         read_ports = integer("read_ports", 1, 8, 4)
         if kind == "addertree" and "lanes" in d:
@@ -91,6 +110,19 @@ class EngineParams:
         if group * tables > MAX_LANES:
             raise ModelError(f"group x tables = {group * tables} lanes exceeds {MAX_LANES}", file=file, field=f"{field}.tables")
         return cls(kind, group, tables, columns, read_ports)
+
+    @classmethod
+    def _hardwired_from_mapping(cls, d, integer, *, file, field):
+        for key in ("group", "tables", "read_ports"):
+            if key in d:
+                raise ModelError("a hardwired engine takes lanes, columns and serial only",
+                                 file=file, field=f"{field}.{key}")
+        lanes = integer("lanes", 1, MAX_LANES, HARDWIRED_DEFAULT_LANES)
+        columns = integer("columns", 1, MAX_COLUMNS, HARDWIRED_DEFAULT_COLUMNS)
+        serial = d.get("serial", False)
+        if not isinstance(serial, bool):
+            raise ModelError(f"must be true or false, got {serial!r}", file=file, field=f"{field}.serial")
+        return cls("hardwired", 1, lanes, columns, 4, serial)
 
     # ---- derived quantities (every consumer takes them from here) ----
     @property
@@ -147,6 +179,8 @@ class EngineParams:
         return max(blocks, self.build_cycles, MIN_PERIOD)
 
     def as_dict(self):
+        if self.kind == "hardwired":
+            return {"kind": self.kind, "columns": self.columns, "lanes": self.lanes, "serial": self.serial}
         d = {"kind": self.kind, "columns": self.columns, "lanes": self.lanes,
              "macs_per_cycle": self.macs_per_cycle}
         if self.kind == "tlmm":

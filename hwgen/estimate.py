@@ -1,59 +1,697 @@
-"""Analytic resource estimates for the generated accelerator (AMD UltraScale+ / xcup terms).
+"""Analytic FPGA resource estimates for the generated accelerator, one per block.
 
-Each figure is a formula of the plan's parameters. The per-lookup and per-MAC LUT costs were fitted
-to Yosys 0.23 ``synth_xilinx -family xcup`` runs of the two datapaths at (G, T, N) = (3, 4, 8) and
-(3, 28, 16); ``benchmarks/bench_luts.py`` prints the synthesized figures next to these. Memories are
-counted in the primitives Yosys maps them to: LUTRAM (RAM32M16, 8 LUTs each) for the tables, block
-RAM (RAMB36E2, 36 Kbit) for the weight, activation and accumulator memories.
+``estimate_resources(plan, family="xcup")`` returns::
+
+    {"family": family,
+     "blocks": {"dot": {...}, "core": {...}},     # hwgen_top.core.dot / everything else
+     "total": {...},
+     "memories": [...],                           # how each memory is mapped (see below)
+     "basis": "...",
+     # flat view kept for older readers (bench_luts.py, report.json): the totals, plus
+     "lut", "ff", "lutram", "lutram_luts", "lut_equiv", "bram36", "dsp", "dot_lut", "dot_ff",
+     "datapath_lut", "weight_memory_bits"}
+
+Each block (and the total) has the keys of ``KEYS`` with the conventions of ``hwgen.synth``
+(``lut`` logic LUTs, ``ff`` flip-flops, ``carry`` carry cells, ``carry_luts`` LUT sites of ECP5
+CCU2C cells, ``lutram`` / ``lutram_luts`` distributed-RAM primitives and the LUTs they occupy,
+``lut_equiv = lut + lutram_luts + carry_luts``, ``bram`` block RAM in the family's large block
+(RAMB36 equivalents on xcup, DP16KD on ECP5, SB_RAM40_4K on iCE40), ``uram`` (0: Yosys infers
+URAM288 only with ``-uram``), ``dsp`` (0: the datapath has no multiplier)).
+
+Families: ``xcup`` (LUT6, CARRY4, RAM32M16 / RAM64M8, RAMB36E2 / RAMB18E2), ``ecp5`` (LUT4, CCU2C,
+TRELLIS_DPR16X4, DP16KD), ``ice40`` (LUT4, SB_CARRY, SB_RAM40_4K; no distributed RAM, so the TLMM
+tables become flip-flops and multiplexers). The figures estimate what Yosys 0.23 reports for the
+accelerator synthesized with the family's ``hwgen.synth`` command (hierarchy kept, so that the two
+blocks can be counted; flattening changes logic LUTs by a few per cent, see
+``benchmarks/bench_estimates.py``).
+
+How each quantity is obtained
+-----------------------------
+- Memories: the memories of the RTL (weights ROM, activation and accumulator RAMs, TLMM tables)
+  are listed with their depth, width, byte enables and read ports (``_memories``), then mapped by
+  a re-implementation of the choice Yosys's ``memory_libmap`` makes (``_map_memory``): every
+  primitive of the family's library (the ``.txt`` files in Yosys's techlibs) and the soft-logic
+  fallback get a cost (primitives x cost, scaled by the bits used for distributed RAM, plus the
+  multiplexers and decoders for address ranges beyond one primitive, plus emulation penalties),
+  and the cheapest wins. The mapping gives the exact primitive count and the flip-flops and LUTs
+  Yosys adds around it (read-data registers of LUTRAM, read-before-write emulation on ECP5 and
+  iCE40 block RAM, output multiplexers of deep memories, ROMs in LUTs).
+- Flip-flops: every register of ``hwgen.rtl.accelerator`` and ``hwgen.rtl.tlmm``, counted with its
+  width as Amaranth declares it, minus those Yosys removes (constant registers, sign-extension
+  copies that are merged, pipeline fields nobody reads), plus the memory flip-flops above.
+- Logic LUTs and carry cells: the adders are counted structurally (the adder trees of
+  ``hwgen.rtl.arith`` are walked with Amaranth's width rules; Yosys turns each tree into a
+  carry-save compressor of full adders plus one carry-chain adder), then converted to LUTs with a
+  few per-family constants (LUTs per full adder / per operand bit / per carry bit), fitted on the
+  configurations marked ``fit`` in ``benchmarks/bench_estimates.py`` and evaluated on the others.
 """
 
+from __future__ import annotations
+
 import math
+from dataclasses import dataclass, field
 
-BRAM36_BITS = 36 * 1024
-LUTS_PER_LOOKUP = 42.0            # signed lookup, share of the column adder tree (fitted)
-MAC_LUT_BASE, MAC_LUT_PER_LOG2 = 23.1, 6.3  # adder tree: LUTs per ternary MAC = a + b log2(lanes)
-RAM32M16_LUTS = 8
-TABLE_PORT_BITS = 10              # bits of read data one RAM32M16 serves per replica (fitted)
+KEYS = ("lut", "ff", "carry", "carry_luts", "lutram", "lutram_luts", "lut_equiv", "bram", "uram", "dsp")
+FAMILIES = ("xcup", "ecp5", "ice40")
 
 
-def _bram36(bits, width):
-    """RAMB36E2 count for a memory of ``bits`` total and ``width``-bit words (72-bit wide max)."""
-    if bits == 0:
-        return 0
-    depth = bits // width
-    per_word = math.ceil(width / 72) if depth <= 512 else math.ceil(width / 36)
-    return per_word * math.ceil(depth / (512 if depth <= 512 else 1024))
+def _bits(limit):
+    """Width of ``Signal(range(max(2, limit)))`` (the RTL's ``counter``)."""
+    return (max(2, limit) - 1).bit_length()
 
 
-def estimate_resources(plan):
-    e = plan.engine
-    N, L = e.columns, e.lanes
-    out = {}
-    if e.kind == "tlmm":
-        width = 128 * e.group
-        entry_bits = math.ceil(math.log2(width)) + 1
-        lutram = e.tables * e.table_replicas * math.ceil(entry_bits * e.read_ports / TABLE_PORT_BITS)
-        out["dot_lut"] = round(LUTS_PER_LOOKUP * e.tables * N + e.tables * e.group * 10)
-        out["lutram"] = lutram
-        out["lutram_luts"] = lutram * RAM32M16_LUTS
-        out["dot_ff"] = e.mag_bits + 2
-    else:
-        out["dot_lut"] = round(L * N * (MAC_LUT_BASE + MAC_LUT_PER_LOG2 * math.log2(max(L, 2))))
-        out["lutram"] = 0
-        out["lutram_luts"] = 0
-        out["dot_ff"] = 0
-    acc = plan.acc_bits
-    # accumulate + requantize + output register per column, sequencer and address counters
-    out["datapath_lut"] = N * (acc + acc + 8) + 150
-    out["ff"] = out["dot_ff"] + N * (3 * acc + plan.out_bits) + 120
-    weight_bits = plan.weight_words * e.weight_word_bits
-    act_bits = (2 << plan.act_row_bits) * 8 * plan.row_lanes
-    acc_bits = plan.acc_depth * N * acc
-    out["bram36"] = (_bram36(weight_bits, e.weight_word_bits) + _bram36(act_bits, 8 * plan.row_lanes)
-                     + _bram36(acc_bits, N * acc))
-    out["weight_memory_bits"] = weight_bits
-    out["lut"] = out["dot_lut"] + out["datapath_lut"]
-    out["lut_equiv"] = out["lut"] + out["lutram_luts"]
-    out["dsp"] = 0
-    out["basis"] = "analytic (hwgen.estimate), xcup primitives"
+def _signed_width(lo, hi):
+    """Width of Amaranth's ``Shape.cast(range(lo, hi + 1))`` for lo < 0 <= hi."""
+    w = 1
+    while not (-(1 << (w - 1)) <= lo and hi <= (1 << (w - 1)) - 1):
+        w += 1
+    return w
+
+
+def _clog2(n):
+    return max(0, (n - 1).bit_length())
+
+
+# =====================================================================================
+# Memory mapping: a re-implementation of Yosys 0.23 memory_libmap's choice
+# =====================================================================================
+
+@dataclass
+class Memory:
+    """A memory of the RTL as memory_libmap sees it."""
+    name: str
+    block: str            # "dot" or "core"
+    depth: int
+    width: int
+    rom: bool = False     # no write port (initialized contents)
+    wr_groups: tuple = () # widths of the write-enable groups (bytes), in bit order
+    sync_reads: int = 0   # synchronous read ports (with a read enable)
+    async_reads: int = 0  # asynchronous read ports
+    count: int = 1        # identical copies
+    wr_distinct: int = 0  # distinct write-enable functions after optimization (0: len(wr_groups))
+    wr_data_distinct: int = 0  # distinct write-data bits after optimization (0: width)
+    live_width: int = 0   # ROM: distinct non-constant data columns (0: width)
+    shared: int = 1       # copies (of ``count``) with identical write ports: same registers
+
+    @property
+    def abits(self):
+        return max(1, _clog2(self.depth))
+
+    @property
+    def bits(self):
+        return self.depth * self.width
+
+
+@dataclass
+class PortGroup:
+    kind: str             # "sw", "sr", "srsw", "ar", "arsw"
+    size: int             # ports in the group
+    rd_max: int = 99      # widest read width (index into dbits)
+    wr_max: int = 99
+    wr_min: int = 0
+    clken: bool = True    # sync read ports have an enable
+
+
+@dataclass
+class RamDef:
+    """One variant (option combination) of a primitive in a Yosys memory library."""
+    name: str
+    kind: str             # "distributed" or "block"
+    prim: str             # primitive the cells become
+    cost: float
+    widthscale: float     # 0, or == cost for "widthscale;"
+    abits: int            # address bits at dbits[0]
+    dbits: tuple
+    byte: int
+    groups: tuple
+    prune_rom: bool = False
+    wr_collision_ok: bool = True   # a sync read on another port returns old data when written
+    units: float = 1.0    # block-RAM units per cell (bram key), or LUT sites per cell (lutram)
+
+
+def _xcup_rams():
+    rams = []
+    # distributed RAM (lutrams_xcu.txt): cost 16, widthscale, prune_rom
+    for name, opts, groups in (
+        ("SP", ((5, 16), (6, 8), (7, 4), (8, 2)), (PortGroup("arsw", 1),)),
+        ("DP", ((5, 8), (6, 4), (7, 2), (8, 1)), (PortGroup("arsw", 1), PortGroup("ar", 1))),
+        ("QP", ((5, 4), (6, 2)), (PortGroup("arsw", 1), PortGroup("ar", 3))),
+        ("OP", ((5, 2), (6, 1)), (PortGroup("arsw", 1), PortGroup("ar", 7))),
+        ("SDP", ((5, 14), (6, 7)), (PortGroup("sw", 1), PortGroup("ar", 1))),
+    ):
+        for abits, width in opts:
+            # RAM32M16 (32 x 14 SDP / 32 x 2 x 8 ports) and RAM64M8 (64 x 7 SDP / 64 x 1 x 8 ports)
+            # are 8 LUTs each; narrower variants map to RAM32M/RAM64M/RAMxxX1D, counted alike
+            # per LUT (the SDP variants are the ones chosen for hwgen's memories).
+            prim = {5: "RAM32M16", 6: "RAM64M8"}.get(abits, f"RAM{1 << abits}X1D")
+            luts = 8 if abits in (5, 6) else 2 * width * (1 << abits) // 64 or 2
+            rams.append(RamDef(f"LUTRAM_{name}_{abits}", "distributed", prim, 16, 16, abits, (width,), 0,
+                               groups, prune_rom=True, units=luts))
+    # block RAM (brams_xc4v.txt with HAS_SIZE_36 HAS_CASCADE; UltraScale: no mixed-width SDP)
+    d = (1, 2, 4, 9, 18, 36, 72)
+    rams.append(RamDef("BRAM_TDP_HALF", "block", "RAMB18E2", 129, 0, 14, d[:5], 9,
+                       (PortGroup("srsw", 2, rd_max=4, wr_max=4),), units=0.5))
+    rams.append(RamDef("BRAM_TDP_FULL", "block", "RAMB36E2", 257, 0, 15, d[:6], 9,
+                       (PortGroup("srsw", 2, rd_max=5, wr_max=5),), units=1.0))
+    rams.append(RamDef("BRAM_TDP_CASCADE", "block", "RAMB36E2", 513, 0, 16, d[:4], 9,
+                       (PortGroup("srsw", 2, rd_max=3, wr_max=3),), units=2.0))
+    rams.append(RamDef("BRAM_SDP_HALF", "block", "RAMB18E2", 129, 0, 14, d[:6], 9,
+                       (PortGroup("sw", 1, wr_max=5, wr_min=5), PortGroup("sr", 1, rd_max=5)), units=0.5))
+    rams.append(RamDef("BRAM_SDP_FULL", "block", "RAMB36E2", 257, 0, 15, d[:7], 9,
+                       (PortGroup("sw", 1, wr_max=6, wr_min=6), PortGroup("sr", 1, rd_max=6)), units=1.0))
+    return rams
+
+
+def _ecp5_rams():
+    d = (1, 2, 4, 9, 18, 36)
+    return [
+        # lutrams.txt: TRELLIS_DPR16X4, 16 x 4, one write and one asynchronous read port, cost 4
+        RamDef("DPR16X4", "distributed", "TRELLIS_DPR16X4", 4, 0, 4, (4,), 0,
+               (PortGroup("sw", 1), PortGroup("ar", 1)), prune_rom=True, units=6),
+        # brams.txt: DP16KD (two read/write ports up to 18 bits), PDPW16KD (36-bit write port)
+        RamDef("DP16KD", "block", "DP16KD", 128, 0, 14, d[:5], 9,
+               (PortGroup("srsw", 2, rd_max=4, wr_max=4),), wr_collision_ok=False),
+        RamDef("PDPW16KD", "block", "DP16KD", 128, 0, 14, d, 9,
+               (PortGroup("sr", 1, rd_max=5), PortGroup("sw", 1, wr_max=5, wr_min=5)),
+               wr_collision_ok=False),
+    ]
+
+
+def _ice40_rams():
+    d = (2, 4, 8, 16)
+    return [
+        # brams.txt: SB_RAM40_4K, 256 x 16 .. 2048 x 2, one write and one read port, cost 64
+        RamDef("RAM4K", "block", "SB_RAM40_4K", 64, 0, 11, d, 0,
+               (PortGroup("sw", 1, wr_max=2), PortGroup("sr", 1)), wr_collision_ok=False),
+        RamDef("RAM4K_BE", "block", "SB_RAM40_4K", 64, 0, 11, d, 1,
+               (PortGroup("sw", 1, wr_max=3, wr_min=3), PortGroup("sr", 1)), wr_collision_ok=False),
+    ]
+
+
+#: family -> (library, logic cost per ROM bit, per RAM bit) (Yosys 0.23 defaults; synth_xilinx
+#: passes -logic-cost-rom 1/64; the default is 1/16)
+LIBRARIES = {"xcup": (_xcup_rams(), 1 / 64, 1.0), "ecp5": (_ecp5_rams(), 1 / 16, 1.0),
+             "ice40": (_ice40_rams(), 1 / 16, 1.0)}
+
+
+@dataclass
+class Mapping:
+    mem: Memory
+    ram: RamDef | None    # None: soft logic (flip-flops / LUTs)
+    cost: float
+    cells: int = 0        # primitives per copy
+    mult_a: int = 1       # address slices (output multiplexer of mult_a inputs)
+    repl_port: int = 1
+    emu_sync: int = 0     # synchronous read ports emulated with a data register
+    emu_read_first: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _assignments(mem, ram):
+    """Possible port assignments: list of (reads per group, writes per group)."""
+    writes = [0] * len(ram.groups)
+    if not mem.rom:
+        for i, g in enumerate(ram.groups):
+            if g.kind in ("sw", "srsw", "arsw"):
+                writes[i] = 1
+                break
+        else:
+            return []
+    # each read port goes to a group that can read it (sync reads: sr, srsw, or async + data FF)
+    rgroups = [i for i, g in enumerate(ram.groups) if g.kind in ("sr", "srsw", "ar", "arsw")]
+    agroups = [i for i, g in enumerate(ram.groups) if g.kind in ("ar", "arsw")]
+    out = []
+    # Yosys tries the port groups in order and keeps one candidate per group choice; the reads of
+    # hwgen's memories are all alike, so one group per kind of read is enough.
+    for gs in rgroups if mem.sync_reads else [None]:
+        for ga in agroups if mem.async_reads else [None]:
+            reads = [0] * len(ram.groups)
+            if gs is not None:
+                reads[gs] += mem.sync_reads
+            if ga is not None:
+                reads[ga] += mem.async_reads
+            out.append((reads, writes, gs))
     return out
+
+
+def _geometry(mem, ram, reads, writes, gs):
+    """Cheapest geometry of ``mem`` on ``ram`` for one port assignment (memory_libmap handle_geom)."""
+    repl_port = 1
+    for i, g in enumerate(ram.groups):
+        if reads[i]:
+            space = g.size - writes[i]
+            if space <= 0:
+                return None
+            repl_port = max(repl_port, -(-reads[i] // space))
+    emu = mem.sync_reads + mem.async_reads            # 1 point per read port not shared with a write
+    emu_sync = 0
+    emu_read_first = False
+    if gs is not None and ram.groups[gs].kind in ("ar", "arsw"):
+        emu_sync = mem.sync_reads                     # data register in soft logic, no score
+    elif gs is not None and not mem.rom and not ram.wr_collision_ok:
+        emu_read_first = True                         # 3 points per write port
+        emu += 3
+    wgroups = [ram.groups[i] for i in range(len(ram.groups)) if writes[i]]
+    rgroups = [ram.groups[i] for i in range(len(ram.groups)) if reads[i]]
+    byte_log2 = len(ram.dbits) - 1 if ram.byte == 0 else max([0] + [i for i, w in enumerate(ram.dbits) if w <= ram.byte])
+    wren_size = len(mem.wr_groups) if not mem.rom else 0
+    best = None
+    for base in range(len(ram.dbits)):
+        unit = base
+        for g in wgroups:
+            unit = min(unit, g.wr_max)
+        for g in rgroups:
+            unit = min(unit, g.rd_max)
+        if unit != base and best is not None:
+            break
+        if any(base < g.wr_min and base < byte_log2 for g in wgroups):
+            continue
+        unit_width = ram.dbits[unit]
+        eff_byte = ram.byte if 0 < ram.byte <= unit_width else unit_width
+        if mem.rom:
+            eff_byte = 1
+        swz = 0
+        for gw in (mem.wr_groups if not mem.rom else (mem.width,)):
+            swz += (-swz) % eff_byte
+            swz += gw
+        swz += (-swz) % eff_byte
+        addrs = 1 << (ram.abits - base)
+        mult_a = -(-mem.depth // addrs)
+        repl = -(-(mult_a * swz) // unit_width)
+        demux = mult_a * wren_size if mult_a != 1 else 0
+        mux = (mult_a - 1) * mem.width * (mem.sync_reads + mem.async_reads)
+        cost = (ram.cost - ram.widthscale) * repl * repl_port
+        cost += ram.widthscale * mult_a * mem.width / unit_width * repl_port
+        cost += 0.5 * mux + 0.5 * demux + 2 * emu
+        if best is None or cost < best.cost:
+            best = Mapping(mem, ram, cost, cells=repl * repl_port, mult_a=mult_a, repl_port=repl_port,
+                           emu_sync=emu_sync, emu_read_first=emu_read_first)
+    return best
+
+
+def map_memory(mem, family):
+    """The mapping Yosys 0.23 chooses for ``mem`` (cheapest candidate; soft logic wins ties)."""
+    lib, rom_cost, ram_cost = LIBRARIES[family]
+    logic = Mapping(mem, None, int(mem.bits * (rom_cost if mem.rom else ram_cost)))
+    best = logic
+    for ram in lib:
+        if ram.prune_rom and mem.rom:
+            continue
+        if mem.async_reads and not any(g.kind in ("ar", "arsw") for g in ram.groups):
+            continue
+        for reads, writes, gs in _assignments(mem, ram):
+            m = _geometry(mem, ram, reads, writes, gs)
+            if m is not None and m.cost < best.cost:
+                best = m
+    return best
+
+
+# =====================================================================================
+# The memories of the accelerator
+# =====================================================================================
+
+def table_entry_bits(engine):
+    """Width of a TLMM table entry (``hwgen.rtl.tlmm.table_shape``): the sum of G int8 values."""
+    return _signed_width(-128 * engine.group, 127 * engine.group)
+
+
+def partial_bits(engine):
+    """Width of ``partial[n]`` out of the dot block: range(-128 L, 128 L + 1)."""
+    return _signed_width(-128 * engine.lanes, 128 * engine.lanes)
+
+
+def _memories(plan):
+    """Every memory of the RTL with its shape and ports (hwgen.rtl.accelerator, hwgen.rtl.tlmm)."""
+    e = plan.engine
+    N, R = e.columns, plan.row_lanes
+    hidden = any(lp.layer.requant is not None for lp in plan.layers)
+    Q = plan.blocks_per_row
+    # activation write data: in_data (load, repeated per sub-chunk) or the requantized block
+    # (run, repeated per slot, only if some layer writes the buffer): distinct (load, run) pairs
+    act_data = len({(x % (8 * e.lanes), (x % (8 * N) if x < 8 * N * Q else -1) if hidden else 0)
+                    for x in range(8 * R)})
+    mems = [
+        # one word per (chunk, block), initialized: a ROM with one synchronous read port. Data
+        # columns that are constant over all words, or equal to another column, cost nothing
+        # once the ROM is logic (their register and function are removed or shared).
+        Memory("weights", "core", plan.weight_words, e.weight_word_bits, rom=True, sync_reads=1,
+               live_width=_live_columns(plan)),
+        # two banks of rows of R int8 lanes, byte write enables: R write-enable groups of 8 bits
+        # (distinct bits of one multiplexer when memory_libmap runs, so R groups; once optimized,
+        # lanes with the same load sub-chunk and the same block slot share one enable)
+        Memory("activations", "core", 2 << plan.act_row_bits, 8 * R, wr_groups=(8,) * R, sync_reads=1,
+               wr_distinct=len({(x // e.lanes, x // N if x < N * plan.blocks_per_row else -1)
+                                for x in range(R)}), wr_data_distinct=act_data),
+        # one word of N accumulators per output block
+        Memory("accumulators", "core", plan.acc_depth, N * plan.acc_bits,
+               wr_groups=(N * plan.acc_bits,), sync_reads=1),
+    ]
+    if e.kind == "tlmm":
+        E = table_entry_bits(e)
+        reps = e.table_replicas
+        last = N - (reps - 1) * e.read_ports          # read ports of the last replica
+        full = reps - 1 if last != e.read_ports else reps
+        # per table, `reps` copies of 2 banks x 2**mag_bits entries, one write port (the builder)
+        # and read_ports asynchronous read ports (one per column it serves)
+        if full:
+            mems.append(Memory("tables", "dot", e.table_depth, E, wr_groups=(E,),
+                               async_reads=e.read_ports, count=e.tables * full, shared=reps))
+        if full != reps:
+            mems.append(Memory("tables_last", "dot", e.table_depth, E, wr_groups=(E,),
+                               async_reads=last, count=e.tables, shared=reps))
+    return mems
+
+
+def _live_columns(plan):
+    """Distinct non-constant bit columns of the weight memory (plan.weight_memory)."""
+    words = plan.weight_memory
+    width = plan.engine.weight_word_bits
+    if not words:
+        return 0
+    cols = set()
+    for b in range(width):
+        col = tuple((w >> b) & 1 for w in words)
+        if any(col) and not all(col):
+            cols.add(col)
+    return len(cols)
+
+
+def _mux_luts(family, m):
+    """LUTs per output bit of an m-input multiplexer (m >= 2) built by Yosys/ABC."""
+    if m <= 1:
+        return 0
+    if family == "xcup":
+        return m - 1
+    if family == "ecp5":
+        return m - 1 if m <= 2 else m
+    return max(1.0, 0.85 * m - 1.4)
+
+
+def _rom_luts(family, depth):
+    """LUTs per data bit of a ROM of ``depth`` random words built in logic (FF mapping)."""
+    a = max(1, _clog2(depth))
+    if family == "xcup":
+        return 1 if a <= 6 else 2 ** (a - 6)
+    if family == "ecp5":
+        return 1 if a <= 4 else 2 ** (a - 4)
+    return 1 if a <= 4 else 0.85 * 2 ** (a - 3)
+
+
+def memory_resources(mp, family):
+    """Resources of one mapped memory (all its copies): primitives, and the flip-flops and LUTs
+    Yosys builds around them."""
+    mem, ram = mp.mem, mp.ram
+    r = dict.fromkeys(KEYS, 0.0)
+    reads = mem.sync_reads + mem.async_reads
+    if ram is None:
+        if mem.rom:
+            # ROM in LUTs: one function of the address per data bit; the synchronous read port
+            # keeps its data register
+            live = mem.live_width if mem.live_width else mem.width
+            r["lut"] = live * _rom_luts(family, mem.depth)
+            r["ff"] = live * mem.sync_reads
+        else:
+            # RAM in flip-flops: depth x width enabled registers, a write decoder (one LUT per word),
+            # one depth-input multiplexer per read port and data bit, data registers of sync reads
+            # (copies written identically, like the replicas of a TLMM table, share their
+            # registers: Yosys merges flip-flops with the same inputs; ``shared`` copies)
+            r["ff"] = (mem.bits + mem.width * mem.sync_reads) / max(1, mem.shared)
+            r["lut"] = (mem.depth / max(1, mem.shared)) + mem.width * reads * _mux_luts(family, mem.depth)
+    else:
+        if ram.kind == "distributed":
+            r["lutram"] = mp.cells
+            r["lutram_luts"] = mp.cells * ram.units
+        else:
+            r["bram"] = mp.cells * ram.units
+        # synchronous read port on an asynchronous LUTRAM: the data register is in the fabric
+        r["ff"] += mp.emu_sync * mem.width
+        if mp.mult_a > 1:
+            # address range split over mult_a primitives: output multiplexer per read port and bit,
+            # write-enable decoder, and (block RAM) the registered multiplexer select
+            r["lut"] += mem.width * reads * _mux_luts(family, mp.mult_a) + mp.mult_a
+            if ram.kind == "block":
+                r["ff"] += _clog2(mp.mult_a) * mem.sync_reads
+        if mp.emu_read_first:
+            # read-before-write emulation (ECP5 / iCE40 block RAM): the write is delayed one
+            # cycle (address, data and enables registered) and a bypass register + comparator
+            # returns the old data
+            g = mem.wr_distinct or len(mem.wr_groups)
+            d = mem.wr_data_distinct or mem.width
+            r["ff"] += mem.abits + 2 * d + 2 * g
+            r["lut"] += d + mem.abits + 2 * g
+    for k in r:
+        r[k] *= mem.count
+    return r
+
+
+# =====================================================================================
+# Flip-flops: the registers of the RTL
+# =====================================================================================
+
+def _reg(limit):
+    """Flip-flops of a counter for 0 .. limit - 1 that Yosys keeps (a counter that can only hold 0
+    is a constant and is removed)."""
+    return 0 if limit <= 1 else _bits(limit)
+
+
+def dot_ffs(plan):
+    """Registers of the dot block (hwgen.rtl.tlmm.TlmmDot; AdderTreeDot is combinational)."""
+    e = plan.engine
+    if e.kind != "tlmm":
+        return 0
+    # builder: building flag, entry counter j (0 .. entries - 1), latched write bank
+    return 1 + _bits(e.entries) + 1
+
+
+def core_ffs(plan, family="xcup"):
+    """Registers of hwgen.rtl.accelerator._Core (memory data registers excluded), by purpose.
+
+    Registers whose next value is always their reset value are removed by synth_xilinx (its
+    opt_dff proves it) but kept by synth_ecp5 / synth_ice40: the layer counters of a one-layer
+    model, the sub-chunk counter when a row is one chunk, and the slot fields of the pipeline
+    when no layer writes the activation buffer (one layer).
+    """
+    e = plan.engine
+    N, S, Q, NL = e.columns, plan.subchunks, plan.blocks_per_row, len(plan.layers)
+    tlmm = e.kind == "tlmm"
+    keep_const = family != "xcup"
+    cycle_limit = max([lp.period for lp in plan.layers] + [e.build_cycles, 3]) + 1
+    rows = _bits(plan.act_rows)              # pos_row can step to 1 even with 1 row
+    block = _reg(plan.acc_depth)
+    layer = _reg(NL) or (1 if keep_const else 0)
+    slot = _reg(Q) or (1 if keep_const else 0)
+    pos_sub = _reg(S) or (1 if keep_const else 0)
+    fetch_sub = _reg(S)                      # only read when a row holds several chunks
+    # slot fields of S1..S3 only feed the activation write enables of layers that write the
+    # buffer: with one layer they are removed (xcup) or kept as registers (ecp5, ice40)
+    st_slot = slot if (NL > 1 or keep_const) else 0
+    f = {}
+    # (a counter for 0 .. 0 is still one flip-flop wide: kept as a register by ecp5 / ice40)
+    # sequencer: state (2 bits), layer, chunk, cycle, weight address, load/fetch position
+    # (row, sub-chunk), table-bank parity (tlmm only: it drives build_bank), placement of the
+    # next block (row, slot), and the sub-chunk the fetched row is read at
+    f["sequencer"] = (2 + layer + _bits(max(lp.chunks for lp in plan.layers)) + _bits(cycle_limit)
+                      + _bits(plan.weight_words) + rows + pos_sub + (1 if tlmm else 0)
+                      + rows + slot + fetch_sub)
+    # pipeline stages S1, S2, S3 (valid, block, first, last, bank, row, slot, layer) minus the
+    # fields nobody reads: S1 all (bank only for tlmm), S2 without bank, S3 without first and bank
+    s1 = 1 + block + 1 + 1 + (1 if tlmm else 0) + rows + st_slot + layer
+    s2 = 1 + block + 1 + 1 + rows + st_slot + layer
+    s3 = 1 + block + 1 + rows + st_slot + layer
+    f["pipeline"] = s1 + s2 + s3
+    # partial sums (the bits above the dot's output width are sign copies, merged by Yosys),
+    # accumulators, output register (sign copies above acc_bits merged too), valid and last
+    pb = min(partial_bits(e), plan.acc_bits)
+    f["partial"] = N * pb
+    f["acc"] = N * plan.acc_bits
+    out_bits = min(plan.out_bits, plan.acc_bits) if plan.out_acc else 8
+    if not plan.out_acc and plan.model.layers[-1].requant.relu:
+        out_bits = 7                                     # ReLU output: the sign bit is always 0
+    f["output"] = N * out_bits + 2
+    return f
+
+
+
+
+# =====================================================================================
+# Logic LUTs and carry cells
+# =====================================================================================
+#
+# Yosys turns each adder tree of hwgen.rtl.arith.tree_sum (one per column, one per TLMM table
+# entry) into one multi-operand adder ($macc, by alumacc), and that into a carry-save tree of full
+# adders with one carry-chain adder at the end (maccmap): for n operands of an output of w bits
+# that is about (n - 2) * w full adders and a w-bit carry chain. ABC then maps the full adders
+# together with the logic that forms the operands (the +a / -a / 0 select of an adder-tree term,
+# the sign XOR of a TLMM lookup) into LUTs. The LUT count of a block is therefore written as
+#
+#     sum over hardware features (full adders, operand bits, carry-chain bits, ...) x constant
+#
+# where the features are exact counts from the plan (below) and the constants, LUTs per feature,
+# depend on the family's LUT size (6 inputs on xcup, 4 on ECP5 / iCE40) and are fitted (see
+# COEF). ECP5's CCU2C carry cells take LUT sites: the constants are for LUT sites, i.e.
+# lut + carry_luts, and carry_luts is taken off afterwards.
+
+def _cells(bits, family):
+    """Carry cells of a ``bits``-wide carry chain: CARRY4 (4 bits), CCU2C (2 bits), SB_CARRY (1)."""
+    if bits <= 0:
+        return 0
+    if family == "xcup":
+        return -(-bits // 4)
+    if family == "ecp5":
+        return -(-bits // 2)
+    return max(0, bits - 1)
+
+
+def dot_features(plan, family):
+    """Hardware counts of the dot block that its LUTs scale with."""
+    e = plan.engine
+    N, L, T, G = e.columns, e.lanes, e.tables, e.group
+    W = partial_bits(e)                  # output width of a column's sum
+    f = {}
+    # -a of every activation lane (a 9-bit negation, shared by all columns / table entries)
+    f["neg_bits"] = 9 * L
+    if e.kind == "addertree":
+        # per column: L terms (+a / -a / 0 select of 9 bits) summed to W bits: L x W operand bits
+        # in the compressor tree, whose depth (and ABC's duplication of the select logic into
+        # it) grows with log2(L); plus the W-bit carry-chain adder
+        f["at_lw"] = N * L * W
+        f["at_lwlog"] = N * L * W * math.log2(L) if L > 1 else 0
+        f["at_w"] = N * W
+    else:
+        E = table_entry_bits(e)
+        # per column: T lookups, sign-flipped (XOR) and summed with the count of signs to W bits:
+        # a W-bit adder for the first lookup, W operand bits per further lookup, and beyond three
+        # lookups a deeper compressor tree (more full-adder levels per operand bit)
+        f["tl_w"] = N * W
+        f["tl_t1w"] = N * (T - 1) * W
+        f["tl_t3w"] = N * max(0, T - 3) * W
+        # per table: the builder, entry j = sum of G terms (+a / -a / 0 chosen by the digits of
+        # j): G operand selects of 9 bits, and (G - 2) x E full adders beyond a plain adder
+        f["bld_g"] = T * 9 * G
+        f["bld_e"] = T * max(0, G - 2) * E
+        # the tables' read multiplexers and write decoders outside the RAM primitives (address
+        # ranges beyond one primitive; on iCE40 the whole tables are flip-flops + multiplexers)
+        f["tbl_mem"] = sum(memory_resources(map_memory(m, family), family)["lut"]
+                           for m in _memories(plan) if m.block == "dot")
+    return f
+
+
+def dot_carry(plan, family):
+    """Carry cells of the dot block: each column's final adder and each lane's negation (and, on
+    xcup, the sign count of TLMM columns of three or more tables)."""
+    e = plan.engine
+    W = partial_bits(e)
+    c = e.columns * _cells(W, family) + e.lanes * _cells(9, family)
+    if e.kind == "tlmm" and family == "xcup":
+        c += (e.columns if e.tables >= 3 else 0) + 1
+    return c
+
+
+def core_features(plan, family):
+    """Hardware counts of the core (sequencer, accumulators, requantization, buffer writes)."""
+    e = plan.engine
+    N, L, R, S, Q = e.columns, e.lanes, plan.row_lanes, plan.subchunks, plan.blocks_per_row
+    hidden = [lp for lp in plan.layers if lp.layer.requant is not None]
+    act = next(m for m in _memories(plan) if m.name == "activations")
+    f = {}
+    f["const"] = 1
+    # accumulate: acc = first ? partial : old + partial, acc_bits per column
+    f["acc_bits"] = N * plan.acc_bits
+    # requantize (saturate (acc >> shift) to int8, ReLU) per column and layer that has it: the
+    # 8 result bits and the range comparison of the bits above them
+    f["rq_bits"] = N * sum(8 + max(0, plan.acc_bits - lp.layer.requant.shift - 7) for lp in hidden)
+    # activation write data, load (input beat) or run (requantized block), distinct bits: a
+    # multiplexer per bit. Without a requantizing layer the run data is never written (its write
+    # enable is 0) and Yosys drops the multiplexer
+    f["wr_bits"] = act.wr_data_distinct if hidden else 0
+    # chunk select when a row holds several chunks: 8 L bits, S-input multiplexer
+    f["sel_bits"] = 8 * L * (S - 1)
+    # sequencer: counters (and their comparisons with per-layer constants, selected by layer)
+    f["seq_bits"] = (_bits(plan.weight_words) + 2 * _bits(plan.act_rows) + _bits(plan.acc_depth)
+                     + _bits(max(lp.chunks for lp in plan.layers))
+                     + _bits(max([lp.period for lp in plan.layers] + [e.build_cycles, 3]) + 1))
+    f["layer_bits"] = (len(plan.layers) - 1) * (_bits(max(lp.chunks for lp in plan.layers))
+                                                 + _bits(plan.acc_depth) + _bits(max(lp.period for lp in plan.layers)))
+    return f
+
+
+def core_carry(plan, family):
+    """Carry cells of the core: the accumulator adders and the counters' incrementers."""
+    N = plan.engine.columns
+    c = N * _cells(plan.acc_bits, family)
+    for limit in (plan.weight_words, plan.act_rows, plan.acc_depth):
+        c += _cells(_bits(limit), family) if limit > 4 else 0
+    return c
+
+
+# LUT sites per feature, per family and block (fitted; see the module docstring and
+# benchmarks/bench_estimates.py --calibrate, which prints this table).
+COEF = {f: {"dot_tlmm": {}, "dot_addertree": {}, "core": {}} for f in FAMILIES}
+
+BASIS = ("analytic (hwgen.estimate): memories mapped as Yosys 0.23 memory_libmap does, registers "
+         "counted from the RTL, LUTs = hardware counts x per-family constants fitted on "
+         "calibration designs; hierarchy kept")
+
+
+def _zero():
+    return dict.fromkeys(KEYS, 0)
+
+
+def _finish(b, family):
+    b["carry_luts"] = 2 * b["carry"] if family == "ecp5" else 0
+    b["lut"] = max(0.0, b["lut"] - b["carry_luts"])
+    b["lut_equiv"] = b["lut"] + b["lutram_luts"] + b["carry_luts"]
+    out = {}
+    for k in KEYS:
+        v = b[k]
+        out[k] = round(v, 1) if k == "bram" else int(round(v))
+    return out
+
+
+def estimate_resources(plan, family="xcup"):
+    """Estimated resources of ``plan``'s accelerator on ``family`` (see the module docstring)."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown FPGA family {family!r}; choose one of {', '.join(FAMILIES)}")
+    e = plan.engine
+    if getattr(e, "kind", None) not in ("tlmm", "addertree"):
+        z = _zero()
+        return {"family": family, "blocks": {"dot": dict(z), "core": dict(z)}, "total": dict(z),
+                "memories": [], "basis": f"no analytic model for engine kind {e.kind!r}", **z}
+    coef = COEF[family]
+    blocks = {"dot": _zero(), "core": _zero()}
+    # memories
+    memories = []
+    for mem in _memories(plan):
+        mp = map_memory(mem, family)
+        res = memory_resources(mp, family)
+        for k, v in res.items():
+            if k == "lut" and mem.block == "dot":
+                continue        # counted by the dot model (feature tbl_mem)
+            blocks[mem.block][k] += v
+        memories.append({"name": mem.name, "block": mem.block, "copies": mem.count, "depth": mem.depth,
+                         "width": mem.width, "mapped_to": mp.ram.prim if mp.ram else "logic",
+                         "primitives": mp.cells * mem.count if mp.ram else 0})
+    # registers
+    blocks["dot"]["ff"] += dot_ffs(plan)
+    blocks["core"]["ff"] += sum(core_ffs(plan, family).values())
+    # logic: LUT sites from the hardware counts, carry cells counted directly
+    kind = "tlmm" if e.kind == "tlmm" else "addertree"
+    for name, feats in (("dot", dot_features(plan, family)), ("core", core_features(plan, family))):
+        c = coef[f"dot_{kind}"] if name == "dot" else coef["core"]
+        blocks[name]["lut"] += sum(c.get(k, 0.0) * v for k, v in feats.items())
+    blocks["dot"]["carry"] += dot_carry(plan, family)
+    blocks["core"]["carry"] += core_carry(plan, family)
+    blocks = {k: _finish(v, family) for k, v in blocks.items()}
+    total = {k: blocks["dot"][k] + blocks["core"][k] for k in KEYS}
+    total["bram"] = round(total["bram"], 1)
+    flat = {
+        "lut": total["lut"], "ff": total["ff"], "carry": total["carry"],
+        "lutram": total["lutram"], "lutram_luts": total["lutram_luts"], "lut_equiv": total["lut_equiv"],
+        "bram": total["bram"], "bram36": total["bram"] if family == "xcup" else None,
+        "uram": total["uram"], "dsp": total["dsp"],
+        "dot_lut": blocks["dot"]["lut"] + blocks["dot"]["carry_luts"], "dot_ff": blocks["dot"]["ff"],
+        "datapath_lut": blocks["core"]["lut"] + blocks["core"]["carry_luts"],
+        "weight_memory_bits": plan.weight_words * e.weight_word_bits,
+    }
+    return {"family": family, "blocks": blocks, "total": total, "memories": memories,
+            "basis": f"{BASIS}; family {family}", **flat}

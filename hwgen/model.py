@@ -65,6 +65,7 @@ class Model:
     engine: EngineParams
     layers: tuple
     path: Path | None = None
+    memory: object = None        # hwgen.streaming.MemoryParams (the memory: section); None: weights in ROM
 
     @property
     def out_features(self):
@@ -94,7 +95,7 @@ class Model:
 
     def replace(self, **kw):
         d = dict(name=self.name, in_features=self.in_features, in_bits=self.in_bits,
-                 engine=self.engine, layers=self.layers, path=self.path)
+                 engine=self.engine, layers=self.layers, path=self.path, memory=self.memory)
         d.update(kw)
         return Model(**d)
 
@@ -113,6 +114,19 @@ def _int_field(d, key, lo, hi, file, field):
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
         raise ModelError(f"must be an integer in {lo}..{hi}, got {v!r}", file=file, field=f"{field}.{key}")
     return v
+
+
+def _parse_memory(doc, file):
+    """The optional ``memory:`` section (hwgen.streaming.MemoryParams), None when absent."""
+    if "memory" not in doc:
+        return None
+    from .streaming import MemoryParams
+    memory = MemoryParams.from_mapping(doc["memory"], file=file)
+    kind = doc.get("engine", {}).get("kind") if isinstance(doc.get("engine"), dict) else None
+    if memory.stream and kind not in ("tlmm", "addertree"):
+        raise ModelError(f"weights: stream needs engine kind tlmm or addertree, got {kind!r}", file=file,
+                         field="memory.weights")
+    return memory
 
 
 def load_weights(ref, base_dir, *, file, field):
@@ -161,7 +175,8 @@ def parse_model(doc, *, file=None, base_dir="."):
     """Validate a parsed YAML document and load its weights."""
     if not isinstance(doc, dict):
         raise ModelError("top level must be a mapping with name, input, engine, layers", file=file)
-    _check_keys(doc, {"name", "input", "engine", "layers", "description"}, file, "")
+    _check_keys(doc, {"name", "input", "engine", "layers", "description", "memory"}, file, "")
+    memory = _parse_memory(doc, file)
     name = doc.get("name")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise ModelError(f"must be an identifier (letters, digits, _), got {name!r}", file=file, field="name")
@@ -169,6 +184,12 @@ def parse_model(doc, *, file=None, base_dir="."):
     inp = doc.get("input")
     if not isinstance(inp, dict):
         raise ModelError("must be a mapping {features: N, bits: B}", file=file, field="input")
+    from .lif import is_spiking, parse_lif_input, parse_lif_layers
+    if is_spiking(doc):                 # spiking model: op: lif layers on a lif engine (hwgen.lif)
+        in_features, in_bits = parse_lif_input(inp, file=file)
+        engine = EngineParams.from_mapping(doc.get("engine"), file=file)
+        layers = parse_lif_layers(doc.get("layers"), in_features, file=file, base_dir=base_dir)
+        return Model(name, in_features, in_bits, engine, layers, Path(file) if file else None)
     _check_keys(inp, {"features", "bits"}, file, "input")
     in_features = _int_field(inp, "features", 1, MAX_FEATURES, file, "input")
     in_bits = inp.get("bits", 8)
@@ -187,6 +208,8 @@ def parse_model(doc, *, file=None, base_dir="."):
         f = f"layers[{i}]"
         if not isinstance(ld, dict):
             raise ModelError("must be a mapping", file=file, field=f)
+        if ld.get("op") == "lif":
+            raise ModelError("op lif needs engine.kind: lif", file=file, field=f"{f}.op")
         _check_keys(ld, {"name", "op", "out_features", "weights", "requant", "output"}, file, f)
         lname = ld.get("name", f"layer{i}")
         if not isinstance(lname, str) or not NAME_RE.match(lname) or lname in ("input", "output"):
@@ -224,7 +247,7 @@ def parse_model(doc, *, file=None, base_dir="."):
         w = check_ternary(arr, (out_features, features), file=file, field=f"{f}.weights")
         layers.append(Layer(lname, op, features, out_features, w, requant, ref))
         features = out_features
-    return Model(name, in_features, in_bits, engine, tuple(layers), Path(file) if file else None)
+    return Model(name, in_features, in_bits, engine, tuple(layers), Path(file) if file else None, memory)
 
 
 def load_model(path):

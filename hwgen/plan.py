@@ -229,4 +229,7 @@ def make_plan(model):
     if model.engine.kind == "hardwired":
         from .hardwired import HardwiredPlan
         return HardwiredPlan(model)
+    if model.engine.kind == "lif":
+        from .lif import LifPlan
+        return LifPlan(model)
     return Plan(model)

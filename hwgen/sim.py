@@ -111,7 +111,11 @@ class Simulator:
             sub = buf.reshape(batch, rows * plan.subchunks, e.lanes)
             chunks = sub[:, :nxt.chunks]
         outputs = out[:, :plan.model.out_features]
-        return SimResult(outputs, plan.total_cycles(batch), plan.layer_cycles(), plan.busy_cycles)
+        cycles = plan.total_cycles(batch)
+        if getattr(plan.model, "memory", None) is not None and plan.model.memory.stream:
+            from .streaming import stream_cycles     # weights from DRAM at one beat per cycle
+            cycles = stream_cycles(plan, batch).cycles
+        return SimResult(outputs, cycles, plan.layer_cycles(), plan.busy_cycles)
 
 
 def make_simulator(model):
@@ -119,6 +123,9 @@ def make_simulator(model):
     if model.engine.kind == "hardwired":
         from .hardwired import HardwiredSimulator
         return HardwiredSimulator(model)
+    if model.engine.kind == "lif":
+        from .lif import LifSimulator
+        return LifSimulator(model)
     return Simulator(model)
 
 

@@ -6,9 +6,11 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..engine import DRAIN
+from ..streaming import memory_of, tile_plan
 from .addertree import AdderTreeDot
 from .arith import requantize
 from .tlmm import TlmmDot
+from .weightbuf import WeightBuffer
 
 
 class State(enum.Enum, shape=2):
@@ -34,11 +36,19 @@ class Accelerator(wiring.Component):
     Timing: see ``hwgen.plan``. ``s_axis_tready`` is high only while loading. With the output
     always ready the schedule is fixed (``Plan.total_cycles``); each cycle the output is held
     (``tvalid`` and not ``tready``) stalls the whole engine by exactly one cycle.
+
+    With ``memory: {weights: stream}`` (``hwgen.streaming``) the weights are not a ROM but come in on
+    ``s_axis_weights_tdata/tvalid/tready`` (``dram_bits`` wide: the words of
+    ``Plan.weight_memory``, each ``ceil(word_bits / dram_bits)`` beats, little-endian, once per
+    vector) into a ``WeightBuffer``. In a cycle where the engine would issue a word of a tile that
+    is not complete, the engine is frozen (one cycle lost) and ``m_axis_tvalid`` is held low.
     """
 
     def __init__(self, plan):
         self.plan = plan
-        super().__init__({
+        mem = memory_of(plan.model)
+        self.stream = mem if mem.stream else None
+        ports = {
             "s_axis_tdata": In(8 * plan.lanes),
             "s_axis_tvalid": In(1),
             "s_axis_tready": Out(1),
@@ -46,9 +56,18 @@ class Accelerator(wiring.Component):
             "m_axis_tvalid": Out(1),
             "m_axis_tready": In(1),
             "m_axis_tlast": Out(1),
-        })
+        }
+        if self.stream is not None:
+            ports.update({
+                "s_axis_weights_tdata": In(mem.dram_bits),
+                "s_axis_weights_tvalid": In(1),
+                "s_axis_weights_tready": Out(1),
+            })
+        super().__init__(ports)
 
     def elaborate(self, platform):
+        if self.stream is not None:
+            return self._elaborate_stream()
         m = Module()
         core = _Core(self.plan)
         run = Signal()
@@ -64,12 +83,46 @@ class Accelerator(wiring.Component):
         ]
         return m
 
+    def _elaborate_stream(self):
+        m = Module()
+        core = _Core(self.plan, stream=True)
+        run = Signal()
+        m.submodules.core = EnableInserter({"sync": run})(core)
+        m.submodules.weight_buffer = wbuf = WeightBuffer(tile_plan(self.plan, self.stream), self.stream.ram_style)
+        wstall = Signal()               # the engine would issue a word of an incomplete tile
+        m.d.comb += [
+            wstall.eq(core.w_issue & ~wbuf.tile_ready),
+            run.eq(~wstall & (~core.out_valid | self.m_axis_tready)),
+            core.in_data.eq(self.s_axis_tdata),
+            core.in_valid.eq(self.s_axis_tvalid),
+            self.s_axis_tready.eq(core.in_ready & run),
+            self.m_axis_tdata.eq(core.out_data),
+            self.m_axis_tvalid.eq(core.out_valid & ~wstall),
+            self.m_axis_tlast.eq(core.out_last),
+            wbuf.s_axis_tdata.eq(self.s_axis_weights_tdata),
+            wbuf.s_axis_tvalid.eq(self.s_axis_weights_tvalid),
+            self.s_axis_weights_tready.eq(wbuf.s_axis_tready),
+            wbuf.rd_issue.eq(core.w_issue & run),
+            wbuf.rd_en.eq(run),
+            core.w_data.eq(wbuf.rd_data),
+        ]
+        return m
+
 
 class _Core(Elaboratable):
-    """The engine with its sequencer and memories; its ``sync`` domain runs only when enabled."""
+    """The engine with its sequencer and memories; its ``sync`` domain runs only when enabled.
 
-    def __init__(self, plan):
+    With ``stream`` the weight words come from outside: ``w_issue`` (out) is high in a cycle that
+    issues a block (the word at the weight buffer's read pointer), and ``w_data`` (in) must carry
+    that word from the next enabled cycle on.
+    """
+
+    def __init__(self, plan, stream=False):
         self.plan = plan
+        self.stream = stream
+        if stream:
+            self.w_issue = Signal()
+            self.w_data = Signal(plan.engine.weight_word_bits)
         self.in_data = Signal(8 * plan.lanes)
         self.in_valid = Signal()
         self.in_ready = Signal()
@@ -88,11 +141,15 @@ class _Core(Elaboratable):
         m = Module()
 
         # ---- memories ----
-        wmem = Memory(shape=unsigned(e.weight_word_bits), depth=plan.weight_words, init=plan.weight_memory)
+        rom = not self.stream
+        if rom:
+            wmem = Memory(shape=unsigned(e.weight_word_bits), depth=plan.weight_words, init=plan.weight_memory)
+            m.submodules.weights = wmem
         amem = Memory(shape=unsigned(8 * R), depth=2 << plan.act_row_bits, init=[])
         cmem = Memory(shape=unsigned(N * plan.acc_bits), depth=plan.acc_depth, init=[])
-        m.submodules.weights, m.submodules.activations, m.submodules.accumulators = wmem, amem, cmem
-        w_rd = wmem.read_port()
+        m.submodules.activations, m.submodules.accumulators = amem, cmem
+        if rom:
+            w_rd = wmem.read_port()
         a_rd = amem.read_port()
         a_wr = amem.write_port(granularity=8)
         c_rd = cmem.read_port()
@@ -116,7 +173,8 @@ class _Core(Elaboratable):
         layer = counter(NL, "layer")              # its LSB picks the activation bank
         chunk = counter(max(lp.chunks for lp in layers), "chunk")
         cycle = counter(max([lp.period for lp in layers] + [e.build_cycles, DRAIN]) + 1, "cycle")
-        waddr = counter(plan.weight_words, "waddr")
+        if rom:
+            waddr = counter(plan.weight_words, "waddr")
         pos_row = counter(plan.act_rows, "pos_row")    # next chunk to load or fetch: row ...
         pos_sub = counter(S, "pos_sub")                # ... and sub-chunk within the row
         parity = Signal()                           # table bank of the next fetched chunk
@@ -147,7 +205,8 @@ class _Core(Elaboratable):
                     advance_pos()
                     m.d.sync += chunk.eq(chunk + 1)
                     with m.If(chunk == layers[0].chunks - 1):
-                        m.d.sync += waddr.eq(0)
+                        if rom:
+                            m.d.sync += waddr.eq(0)
                         start_layer(0)
             with m.Case(State.BUILD):
                 m.d.sync += cycle.eq(cycle + 1)
@@ -180,7 +239,8 @@ class _Core(Elaboratable):
         with m.If(cycle == 0):
             m.d.comb += [cur_row.eq(0), cur_slot.eq(0)]
         with m.If(issue):
-            m.d.sync += waddr.eq(waddr + 1)
+            if rom:
+                m.d.sync += waddr.eq(waddr + 1)
             with m.If(cur_slot == Q - 1):
                 m.d.sync += [blk_slot.eq(0), blk_row.eq(cur_row + 1)]
             with m.Else():
@@ -216,7 +276,12 @@ class _Core(Elaboratable):
         m.d.sync += [s2[k].eq(s1[k]) for k in s1] + [s3[k].eq(s2[k]) for k in s2]
 
         # S0 -> S1: weight word
-        m.d.comb += w_rd.addr.eq(waddr)
+        if rom:
+            m.d.comb += w_rd.addr.eq(waddr)
+            w_data = w_rd.data
+        else:
+            m.d.comb += self.w_issue.eq(issue)
+            w_data = self.w_data
 
         # S1: partial sums
         if tlmm:
@@ -224,7 +289,7 @@ class _Core(Elaboratable):
             m.d.comb += [dot.build_start.eq(fetch), dot.build_bank.eq(parity), dot.bank.eq(s1["bank"])]
         else:
             m.submodules.dot = dot = AdderTreeDot(e)
-        m.d.comb += [dot.weights.eq(w_rd.data)] + [dot.chunk[x].eq(chunk_lanes[x]) for x in range(L)]
+        m.d.comb += [dot.weights.eq(w_data)] + [dot.chunk[x].eq(chunk_lanes[x]) for x in range(L)]
         partial = [Signal(signed(plan.acc_bits), name=f"partial{n}") for n in range(N)]
         m.d.sync += [partial[n].eq(dot.partial[n]) for n in range(N)]
         m.d.comb += c_rd.addr.eq(s1["block"])

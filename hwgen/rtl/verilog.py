@@ -12,6 +12,9 @@ def accelerator_verilog(plan, name=TOP):
     if plan.engine.kind == "hardwired":
         from .hardwired import HardwiredAccelerator
         top = HardwiredAccelerator(plan)
+    elif plan.engine.kind == "lif":
+        from .lif import LifTop
+        top = LifTop(plan)
     else:
         top = Accelerator(plan)
     text = verilog.convert(top, name=name, emit_src=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import HwgenError
+from ..streaming import is_streaming, stream_cycles, weight_beats
 from ..tools import verilator_env
 
 TOP = "hwgen_top"
@@ -45,14 +46,19 @@ def run_rtl(plan, verilog_path, x, work_dir, ready=None, max_cycles=None, bench=
     beats = plan.pack_input(x)
     ready = np.ones(1, dtype=np.uint8) if ready is None else np.asarray(ready, dtype=np.uint8)
     blocks = plan.layers[-1].blocks
+    streaming = is_streaming(plan)       # weights from DRAM: one beat offered every cycle
     if max_cycles is None:
         slowdown = len(ready) / max(1, int(ready.sum()))      # output-ready duty cycle
-        max_cycles = int(plan.total_cycles(len(x)) * slowdown * 2) + 100
+        base = stream_cycles(plan, len(x)).cycles if streaming else plan.total_cycles(len(x))
+        max_cycles = int(base * slowdown * 2) + 100
     case = work_dir / "case.npz"
     result = work_dir / "result.npz"
     work_dir.mkdir(parents=True, exist_ok=True)
+    extra = dict(expected or {})
+    if streaming and "wbeats" not in extra:
+        extra.update(wbeats=weight_beats(plan), dram=np.ones(1, dtype=np.uint8), lead=0)
     np.savez(case, beats=beats, ready=ready, columns=plan.columns,
-             out_bits=plan.out_bits, blocks=blocks, max_cycles=max_cycles, **(expected or {}))
+             out_bits=plan.out_bits, blocks=blocks, max_cycles=max_cycles, **extra)
     if result.exists():
         result.unlink()
 
