@@ -13,7 +13,7 @@ only drops the one BUFG that ``hwgen.synth`` does not count anyway):
 ``synth_xilinx -family xcup -noiopad -noclkbuf``, ``synth_ecp5 -noflatten``,
 ``synth_ice40 -dsp -noflatten``, then ``stat -json``; per-module primitive counts are summarized
 with ``hwgen.synth.summarize`` (so LUT / FF / carry / LUTRAM / BRAM conventions are the same as
-hwgen.synth's). ``--flat-check`` additionally synthesizes the fitting configurations flattened
+hwgen.synth's). ``--flat-check`` additionally synthesizes the FLAT_CHECK configurations flattened
 (the ``hwgen.synth`` command itself) and compares the totals, to show what keeping the hierarchy
 costs or saves.
 
@@ -23,11 +23,20 @@ Quantities: ``lut`` (logic LUTs; on ECP5 plus the 2 LUT4 sites of each CCU2C car
 ECP5, SB_RAM40_4K on iCE40), ``lutram_luts`` (LUTs used as distributed RAM), and ``lut_equiv``.
 The goal (issue): mean <= 10 % and worst <= 25 % for LUT, FF and memory blocks.
 
-Configurations marked ``fit`` were used to choose the few fitted constants in hwgen.estimate;
-the summary reports the error on the other ("eval") configurations separately.
+Fitting set and evaluation set. hwgen.estimate's per-family constants (``COEF``: LUT sites per
+hardware feature) are fitted by ``--calibrate`` (non-negative least squares on relative error):
+
+- the dot constants on MICRO, the dot block alone (TlmmDot for G = 2, 3, 4 and T = 1 .. 8,
+  AdderTreeDot for L = 2 .. 16, each with 1 and 3 columns; iCE40: the smaller ones);
+- the core constants on the core blocks of the ``c_*`` configurations (``fit`` = True: small,
+  cheap dot blocks, varied columns, layers, row layout and memory depth).
+
+The other 18 configurations (``t_*``, ``a_*``: 41 syntheses over xcup, ECP5 and iCE40) were used
+for nothing but this comparison; the summary reports them as ``eval`` (and ``all`` = both).
+Flip-flops and memory primitives have no fitted constant at all.
 
 Usage: python benchmarks/bench_estimates.py [--jobs 2] [--only NAME,...] [--families xcup,ecp5,ice40]
-                                            [--flat-check] [--timeout S] [--no-synth]
+                                            [--flat-check] [--timeout S] [--no-synth] [--calibrate]
 Synthesis results are cached in /tmp/est-cache (or $HWGEN_EST_CACHE) keyed by the sha256 of the
 Verilog, the Yosys script and the Yosys version: a design is never synthesized twice. Yosys runs
 under ``nice -n 10``. Writes reports/bench_estimates.json and reports/bench_estimates.md.
@@ -49,7 +58,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from hwgen.estimate import KEYS, estimate_resources  # noqa: E402
+from hwgen.estimate import estimate_resources  # noqa: E402
 from hwgen.plan import make_plan  # noqa: E402
 from hwgen.synth import FAMILIES, summarize  # noqa: E402
 from hwgen.tools import find_tool  # noqa: E402
@@ -106,6 +115,9 @@ CONFIGS = [
     ("c_t3x6n2", "tlmm", 3, 6, 2, 4, [72, 30, 8], ("xcup", "ecp5"), True),
     ("c_t2x3n12", "tlmm", 2, 3, 12, 4, [30, 48, 12], ("xcup", "ecp5"), True),
     ("c_t2x8n4deep", "tlmm", 2, 8, 4, 4, [512, 64], ("xcup", "ecp5"), True),
+    ("c_t2x2n16", "tlmm", 2, 2, 16, 4, [32, 64, 16], ("xcup", "ecp5"), True),
+    ("c_t2x6n8", "tlmm", 2, 6, 8, 4, [48, 96, 8], ("xcup", "ecp5"), True),
+    ("c_t2x3n4q", "tlmm", 2, 3, 4, 4, [60, 60], ("xcup", "ecp5", "ice40"), True),
 ]
 
 
@@ -120,7 +132,7 @@ MICRO = ([("tlmm", g, t, n) for g in (2, 3, 4) for t in (1, 2, 4, 8) for n in (1
 MICRO_FAMILIES = ("xcup", "ecp5", "ice40")
 #: iCE40 calibration: the smaller designs only
 MICRO_ICE40 = [m for m in MICRO if m[0] == "addertree" and m[2] in (2, 4, 8)
-               or m[0] == "tlmm" and m[1] <= 3 and m[2] in (1, 2, 4)]
+               or m[0] == "tlmm" and (m[1] <= 3 and m[2] in (1, 2, 4) or m[2] == 1)]
 
 
 def micro_verilog(kind, g, t, n):
@@ -131,6 +143,10 @@ def micro_verilog(kind, g, t, n):
     e = EngineParams(kind, g, t, n, 4)
     comp = TlmmDot(e) if kind == "tlmm" else AdderTreeDot(e)
     return verilog.convert(comp, name=TOP, emit_src=False)
+
+
+#: configurations also synthesized flattened with ``--flat-check`` (hwgen.synth's own command)
+FLAT_CHECK = ("t_g2t4n4", "t_g3t4n8", "t_g3t6n4r1", "a_l12n8", "a_l8n8big")
 
 
 def config_model(cfg):
@@ -296,10 +312,9 @@ def calibrate(args, version, digest):
     """Fit hwgen.estimate.COEF: LUT sites per feature, non-negative least squares.
 
     dot_tlmm / dot_addertree: on the calibration designs MICRO (the dot block alone, 1 and 3
-    columns); core: on the core blocks of the configurations marked ``fit``. Prints COEF.
+    columns); core: on the core blocks of the configurations marked ``fit``. Prints COEF (paste
+    it into hwgen/estimate.py) and writes it to build/bench/estimates/coef.json.
     """
-    import numpy as np
-    from scipy.optimize import nnls
     from hwgen.engine import EngineParams
     from hwgen import estimate as est
 
@@ -398,7 +413,7 @@ def main(argv=None):
         for fam in cfg[7]:
             if fam in fams:
                 tasks.append({"cfg": cfg, "family": fam, "flat": False})
-                if args.flat_check and cfg[8]:
+                if args.flat_check and cfg[0] in FLAT_CHECK:
                     tasks.append({"cfg": cfg, "family": fam, "flat": True})
     for t in tasks:
         t.update(digest=digest, version=version, timeout=args.timeout)
@@ -523,8 +538,9 @@ def report(records, version, wall, synth_seconds):
           "Relative error = |est - syn| / max(syn, 1) (0 when both are 0). `lut` = logic LUTs "
           "(ECP5: + 2 LUT4 per CCU2C); `mem_blocks` = RAMB36 equivalents (xcup), DP16KD (ECP5), "
           "SB_RAM40_4K (iCE40); `lutram_luts` = LUTs used as distributed RAM. Goal: mean <= 10 %, "
-          "worst <= 25 % for lut, ff and mem_blocks. `fit` configurations were used to fit "
-          "hwgen.estimate's constants; `eval` ones were not.", "",
+          "worst <= 25 % for lut, ff and mem_blocks. `fit` configurations (`c_*`) were used to fit "
+          "hwgen.estimate's core constants (its dot constants were fitted on separate dot-only "
+          "designs, see the script's docstring); `eval` ones were used for nothing else.", "",
           "## Summary", "", common.md_table(sheaders, srows), "",
           "## Per configuration", "", common.md_table(headers, rows)]
     if flat_rows:

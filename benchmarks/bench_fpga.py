@@ -4,10 +4,12 @@
 
 - ``ecp5-85k`` at 125 MHz (the performance goal: the digits model must close timing at >= 125 MHz
   after place and route on the ULX3S's LFE5U-85F),
-- ``ice40-up5k`` at 24 MHz (iCEBreaker),
+- ``ice40-up5k`` at 24 MHz (iCEBreaker); the default engine needs about 2.5x the UP5K's logic
+  cells, so the digits model also runs there on a smaller engine (tlmm G=3 T=2 N=2), and for the
+  design that does not fit the accelerator's synthesized resources are still reported,
 - ``xcup`` at 250 MHz (Yosys resource counts only: no open place and route for UltraScale+),
 
-each into ``build/bench/fpga/<device>/`` (bitstream, logs, report.json, report.md). Printed per
+each into ``build/bench/fpga/<device>-<model>/`` (bitstream, logs, report.json, report.md). Printed per
 device: synthesized resources of the accelerator against the analytic estimate, the placed
 design's utilization, the post-route fmax against the clock (PASS/FAIL) with the critical path,
 throughput and latency at that frequency, and the run time of each step.
@@ -108,7 +110,7 @@ def summarize(results):
     text.append(common.text_table(headers, rows))
     md += ["# FPGA flow on the default model (digits)", "",
            "`python benchmarks/bench_fpga.py`: `hwgen build models/digits/digits.yaml --target fpga` per "
-           "device (builds in build/bench/fpga/<device>/). Throughput and latency at the post-route fmax "
+           "device (builds in build/bench/fpga/<device>-<model>/). Throughput and latency at the post-route fmax "
            "(xcup: at the requested clock, no open place and route). Run times on a shared 2-core machine.",
            "", common.md_table(headers, rows), ""]
 

@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "hwgen.commands.run",
     "hwgen.commands.cost",
     "hwgen.commands.import_nir",
+    "hwgen.commands.import_weights",
 ]
 
 

@@ -28,22 +28,38 @@ blocks can be counted; flattening changes logic LUTs by a few per cent, see
 How each quantity is obtained
 -----------------------------
 - Memories: the memories of the RTL (weights ROM, activation and accumulator RAMs, TLMM tables)
-  are listed with their depth, width, byte enables and read ports (``_memories``), then mapped by
-  a re-implementation of the choice Yosys's ``memory_libmap`` makes (``_map_memory``): every
-  primitive of the family's library (the ``.txt`` files in Yosys's techlibs) and the soft-logic
-  fallback get a cost (primitives x cost, scaled by the bits used for distributed RAM, plus the
-  multiplexers and decoders for address ranges beyond one primitive, plus emulation penalties),
-  and the cheapest wins. The mapping gives the exact primitive count and the flip-flops and LUTs
-  Yosys adds around it (read-data registers of LUTRAM, read-before-write emulation on ECP5 and
-  iCE40 block RAM, output multiplexers of deep memories, ROMs in LUTs).
-- Flip-flops: every register of ``hwgen.rtl.accelerator`` and ``hwgen.rtl.tlmm``, counted with its
-  width as Amaranth declares it, minus those Yosys removes (constant registers, sign-extension
-  copies that are merged, pipeline fields nobody reads), plus the memory flip-flops above.
-- Logic LUTs and carry cells: the adders are counted structurally (the adder trees of
-  ``hwgen.rtl.arith`` are walked with Amaranth's width rules; Yosys turns each tree into a
-  carry-save compressor of full adders plus one carry-chain adder), then converted to LUTs with a
-  few per-family constants (LUTs per full adder / per operand bit / per carry bit), fitted on the
-  configurations marked ``fit`` in ``benchmarks/bench_estimates.py`` and evaluated on the others.
+  are listed with their depth, width, write-enable groups and read ports (``_memories``), then
+  mapped by a re-implementation of the choice Yosys 0.23's ``memory_libmap`` makes
+  (``map_memory``): every primitive variant of the family's library (Yosys's
+  ``xilinx/lutrams_xcu.txt`` + ``brams_xc4v.txt``, ``ecp5/lutrams.txt`` + ``brams.txt``,
+  ``ice40/brams.txt``) and the soft-logic fallback get memory_libmap's cost (cells x cost, scaled
+  by the bits used for distributed RAM, + 0.5 per multiplexer / decoder bit for address ranges
+  beyond one primitive, + 2 per emulation point; soft logic 1 per RAM bit, 1/64 (xcup) or 1/16
+  per ROM bit) and the cheapest wins. The mapping gives the primitive count and the flip-flops and
+  LUTs Yosys adds around it (read-data registers of LUTRAM, read-before-write emulation of
+  ECP5 / iCE40 block RAM, output multiplexers of deep memories, ROMs built in LUTs).
+- Flip-flops: every register of ``hwgen.rtl.accelerator`` and ``hwgen.rtl.tlmm``, counted with the
+  width Amaranth gives it, minus those Yosys removes (registers that can only hold their reset
+  value -- removed by synth_xilinx, kept by synth_ecp5 / synth_ice40 --, sign-extension copies
+  that are merged, pipeline fields nobody reads, weight-ROM columns that are constant or
+  duplicated), plus the memory flip-flops above. No fitted constant.
+- Carry cells: each column's final carry-chain adder, each lane's negation, the accumulators and
+  counters, in cells of 4 (CARRY4), 2 (CCU2C) or 1 (SB_CARRY) bits.
+- Logic LUTs: ``dot_features`` / ``core_features`` count the hardware LUTs scale with (operand
+  bits of the column adder trees, with a log2 term for the depth of the compressor tree; table
+  builders; accumulator bits; buffer write-data bits; chunk-select bits; ...), and ``COEF`` gives
+  LUT sites per feature and family. Only these constants are fitted (non-negative least squares
+  on relative error, ``python benchmarks/bench_estimates.py --calibrate``): the dot constants on
+  dot-only designs (TlmmDot G = 2..4, T = 1..8; AdderTreeDot L = 2..16; 1 and 3 columns), the core
+  constants on the ``c_*`` configurations of that benchmark. Its ``t_*`` / ``a_*``
+  configurations were not used for fitting; on them (Yosys 0.23, hierarchy kept) flip-flops and
+  memory primitives (block RAM, LUTRAM) are exact, and logic LUTs have a mean error of about
+  11 % (xcup 13 %, ECP5 11 %, iCE40 1 %).
+
+Known limits: ABC maps the lookup adders of a TLMM column with exactly four tables into 7-9-input
+LUTs (MUXF7-9) on xcup, about twice the LUTs of three or five tables; the smooth per-table model
+under-estimates those designs (T = 4) by about 30 % on xcup. Deep memories split over several
+block RAMs (output multiplexers) and flattening (a few per cent of logic LUTs) are approximated.
 """
 
 from __future__ import annotations
@@ -109,7 +125,6 @@ class PortGroup:
     rd_max: int = 99      # widest read width (index into dbits)
     wr_max: int = 99
     wr_min: int = 0
-    clken: bool = True    # sync read ports have an enable
 
 
 @dataclass
@@ -140,13 +155,11 @@ def _xcup_rams():
         ("SDP", ((5, 14), (6, 7)), (PortGroup("sw", 1), PortGroup("ar", 1))),
     ):
         for abits, width in opts:
-            # RAM32M16 (32 x 14 SDP / 32 x 2 x 8 ports) and RAM64M8 (64 x 7 SDP / 64 x 1 x 8 ports)
-            # are 8 LUTs each; narrower variants map to RAM32M/RAM64M/RAMxxX1D, counted alike
-            # per LUT (the SDP variants are the ones chosen for hwgen's memories).
+            # RAM32M16 (32 x 14 SDP) and RAM64M8 (64 x 7 SDP) are 8 LUTs each; the other variants
+            # (never the cheapest for hwgen's memories) are counted as 8 LUTs per cell too
             prim = {5: "RAM32M16", 6: "RAM64M8"}.get(abits, f"RAM{1 << abits}X1D")
-            luts = 8 if abits in (5, 6) else 2 * width * (1 << abits) // 64 or 2
             rams.append(RamDef(f"LUTRAM_{name}_{abits}", "distributed", prim, 16, 16, abits, (width,), 0,
-                               groups, prune_rom=True, units=luts))
+                               groups, prune_rom=True, units=8))
     # block RAM (brams_xc4v.txt with HAS_SIZE_36 HAS_CASCADE; UltraScale: no mixed-width SDP)
     d = (1, 2, 4, 9, 18, 36, 72)
     rams.append(RamDef("BRAM_TDP_HALF", "block", "RAMB18E2", 129, 0, 14, d[:5], 9,
@@ -566,9 +579,10 @@ def dot_features(plan, family):
         f["tl_t1w"] = N * (T - 1) * W
         f["tl_t3w"] = N * max(0, T - 3) * W
         # per table: the builder, entry j = sum of G terms (+a / -a / 0 chosen by the digits of
-        # j): G operand selects of 9 bits, and (G - 2) x E full adders beyond a plain adder
-        f["bld_g"] = T * 9 * G
-        f["bld_e"] = T * max(0, G - 2) * E
+        # j, a function of the mag_bits-bit entry counter): one constant per group size G
+        # (G = 2, 3, 4: 5, 14, 41 entries, 3-, 4-, 6-bit counter)
+        for g in (2, 3, 4):
+            f[f"bld_g{g}"] = T if G == g else 0
         # the tables' read multiplexers and write decoders outside the RAM primitives (address
         # ranges beyond one primitive; on iCE40 the whole tables are flip-flops + multiplexers)
         f["tbl_mem"] = sum(memory_resources(map_memory(m, family), family)["lut"]
@@ -604,6 +618,9 @@ def core_features(plan, family):
     # multiplexer per bit. Without a requantizing layer the run data is never written (its write
     # enable is 0) and Yosys drops the multiplexer
     f["wr_bits"] = act.wr_data_distinct if hidden else 0
+    # ... each a function of the requantized value's bits (acc_bits - shift of them, for the
+    # saturation): LUT4 families build (and duplicate) these cones bit by bit
+    f["wr_rq_bits"] = f["wr_bits"] * max([plan.acc_bits - lp.layer.requant.shift for lp in hidden] or [0])
     # chunk select when a row holds several chunks: 8 L bits, S-input multiplexer
     f["sel_bits"] = 8 * L * (S - 1)
     # sequencer: counters (and their comparisons with per-layer constants, selected by layer)
@@ -626,7 +643,23 @@ def core_carry(plan, family):
 
 # LUT sites per feature, per family and block (fitted; see the module docstring and
 # benchmarks/bench_estimates.py --calibrate, which prints this table).
-COEF = {f: {"dot_tlmm": {}, "dot_addertree": {}, "core": {}} for f in FAMILIES}
+COEF = {
+    "xcup": {
+        "dot_addertree": {"at_lw": 0.0, "at_lwlog": 0.915, "at_w": 1.52, "neg_bits": 0.63},
+        "dot_tlmm": {"bld_g2": 0.0, "bld_g3": 27.687, "bld_g4": 83.899, "neg_bits": 1.433, "tbl_mem": 1.612, "tl_t1w": 1.614, "tl_t3w": 0.188, "tl_w": 0.775},
+        "core": {"acc_bits": 2.375, "const": 101.271, "layer_bits": 0.0, "rq_bits": 0.0, "sel_bits": 0.0, "seq_bits": 0.0, "wr_bits": 0.616, "wr_rq_bits": 0.0},
+    },
+    "ecp5": {
+        "dot_addertree": {"at_lw": 0.657, "at_lwlog": 0.844, "at_w": 0.0, "neg_bits": 2.069},
+        "dot_tlmm": {"bld_g2": 0.0, "bld_g3": 33.273, "bld_g4": 84.614, "neg_bits": 2.833, "tbl_mem": 1.279, "tl_t1w": 2.171, "tl_t3w": 1.49, "tl_w": 2.268},
+        "core": {"acc_bits": 1.632, "const": 220.306, "layer_bits": 0.0, "rq_bits": 0.0, "sel_bits": 2.189, "seq_bits": 0.0, "wr_bits": 0.0, "wr_rq_bits": 0.965},
+    },
+    "ice40": {
+        "dot_addertree": {"at_lw": 1.101, "at_lwlog": 0.329, "at_w": 0.0, "neg_bits": 1.779},
+        "dot_tlmm": {"bld_g2": 0.0, "bld_g3": 20.044, "bld_g4": 142.286, "neg_bits": 2.37, "tbl_mem": 0.947, "tl_t1w": 0.953, "tl_t3w": 0.0, "tl_w": 1.491},
+        "core": {"acc_bits": 0.423, "const": 64.435, "layer_bits": 1.659, "rq_bits": 0.004, "sel_bits": 4.098, "seq_bits": 2.459, "wr_bits": 0.0, "wr_rq_bits": 0.034},
+    },
+}
 
 BASIS = ("analytic (hwgen.estimate): memories mapped as Yosys 0.23 memory_libmap does, registers "
          "counted from the RTL, LUTs = hardware counts x per-family constants fitted on "
@@ -653,6 +686,9 @@ def estimate_resources(plan, family="xcup"):
     if family not in FAMILIES:
         raise ValueError(f"unknown FPGA family {family!r}; choose one of {', '.join(FAMILIES)}")
     e = plan.engine
+    if e.kind == "hardwired":
+        from .hardwired import hardwired_resources
+        return hardwired_resources(plan, family)
     if getattr(e, "kind", None) not in ("tlmm", "addertree"):
         z = _zero()
         return {"family": family, "blocks": {"dot": dict(z), "core": dict(z)}, "total": dict(z),

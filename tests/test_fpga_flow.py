@@ -204,6 +204,21 @@ def test_report_md_and_progress(built, device):
         assert "fmax" in calls[3][0]
 
 
+def test_deterministic(built, tiny_yaml, tmp_path):
+    """A second build gives byte-identical files in fpga/ (bitstream, nextpnr report, board top)
+    and the same report apart from the step times."""
+    out, rep, _, _ = built("ice40-up5k")
+    again = tmp_path / "again"
+    _, rep2 = build(load_model(tiny_yaml), target="fpga", out_dir=again, device="ice40-up5k",
+                    progress=lambda *a: None)
+    files = sorted(p.name for p in (out / "fpga").iterdir())
+    assert files == sorted(p.name for p in (again / "fpga").iterdir())
+    for name in files:
+        assert (out / "fpga" / name).read_bytes() == (again / "fpga" / name).read_bytes(), name
+    strip = [{**r, "fpga": {k: v for k, v in r["fpga"].items() if k != "steps"}} for r in (rep, rep2)]
+    assert strip[0] == strip[1]
+
+
 # ---------------------------------------------------------------------------------------------
 # xcup: synthesis only
 # ---------------------------------------------------------------------------------------------

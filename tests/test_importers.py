@@ -252,3 +252,43 @@ def test_import_gguf_property(tmp_path_factory, data):
     with np.load(res.npz_path) as z:
         np.testing.assert_array_equal(z["w"], t)
         np.testing.assert_array_equal(z["w__scales"], s)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_import_gguf_then_sim(tmp_path, capsys):
+    """`hwgen import-gguf` writes a model that `hwgen sim` runs; its outputs equal the golden
+    matmul of the original ternary matrices."""
+    from hwgen.cli import main
+    rng = np.random.default_rng(7)
+    ta, _, fa = _ternary_with_scales(rng, 256, 512)
+    tb, _, fb = _ternary_with_scales(rng, 4, 256)
+    _write_gguf(tmp_path / "c.gguf", [("blk.0.up", fa, QT.TQ1_0), ("blk.0.down", fb, QT.TQ2_0)])
+    assert main(["import-gguf", str(tmp_path / "c.gguf"), "-o", str(tmp_path / "m.yaml"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["layers"] == ["blk_0_up", "blk_0_down"]
+    x = rng.integers(-128, 128, (3, 512)).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["sim", str(tmp_path / "m.yaml"), "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "y.npy")]) == 0
+    y = np.load(tmp_path / "y.npy")
+    shift = _load_yaml(tmp_path / "m.yaml")["layers"][0]["requant"]["shift"]
+    hidden = np.clip((x.astype(np.int64) @ ta.T.astype(np.int64)) >> shift, -128, 127)
+    np.testing.assert_array_equal(y, hidden @ tb.T.astype(np.int64))
+
+
+def test_cli_import_safetensors_and_errors(tmp_path, capsys):
+    from hwgen.cli import main
+    w = np.array([[0.9, -0.05, -1.2], [0.0, 0.4, -0.3]], np.float32)
+    safetensors_numpy.save_file({"fc.weight": w}, str(tmp_path / "w.safetensors"))
+    assert main(["import-safetensors", str(tmp_path / "w.safetensors"), "-o", str(tmp_path / "m.yaml")]) == 0
+    # absmean: scale = mean|w| = 2.85 / 6 = 0.475; w / scale rounded and clipped:
+    # [[1.89, -0.11, -2.53], [0, 0.84, -0.63]] -> [[1, 0, -1], [0, 1, -1]]
+    with np.load(tmp_path / "m.npz") as npz:
+        np.testing.assert_array_equal(npz["fc_weight"], [[1, 0, -1], [0, 1, -1]])
+    capsys.readouterr()
+    assert main(["import-gguf", str(tmp_path / "missing.gguf"), "-o", str(tmp_path / "x.yaml")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.gguf" in err[0]
+    assert not (tmp_path / "x.yaml").exists()

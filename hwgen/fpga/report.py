@@ -12,7 +12,7 @@ RESOURCE_ROWS = (
 )
 
 BRAM_UNIT = {"ecp5": "DP16KD", "ice40": "SB_RAM40_4K", "xcup": "RAMB36"}
-URAM_UNIT = {"ecp5": "none", "ice40": "SB_SPRAM256KA", "xcup": "URAM288"}
+URAM_UNIT = {"ecp5": "none on ECP5", "ice40": "SB_SPRAM256KA", "xcup": "URAM288"}
 
 
 def _num(v):
@@ -65,7 +65,7 @@ def render_report_md(plan, s):
     syn, est, err = r["synthesized"], r["estimate"], r["relative_error"]
     out += [f"Synthesized: {syn['basis']}. Estimate: `hwgen.estimate.estimate_resources(plan, "
             f"\"{fam}\")`. Error = (estimate - synthesized) / synthesized. BRAM in "
-            f"{BRAM_UNIT.get(fam, 'block RAM')} units, URAM in {URAM_UNIT.get(fam, 'URAM')}.", ""]
+            f"{BRAM_UNIT.get(fam, 'block RAM')} units; URAM: {URAM_UNIT.get(fam, 'URAM')}.", ""]
     headers = ["resource"]
     for b in ("dot", "core", "total"):
         headers += [f"{b} synth", f"{b} est", f"{b} err"]
@@ -98,8 +98,10 @@ def render_report_md(plan, s):
             f"(first input beat to last output beat)"]
     at = perf.get("at_core_clock")
     if at:
-        out += [f"- at the {at['clock_mhz']:g} MHz core clock the bitstream runs at: "
-                f"{at['inferences_per_s']:,.1f} inferences/s, latency {at['latency_us']:g} us"]
+        caveat = "" if t is None or t["pass"] else \
+            " (timing FAILS at that clock: the bitstream is not reliable there)"
+        out += [f"- at the bitstream's {at['clock_mhz']:g} MHz core clock: "
+                f"{at['inferences_per_s']:,.1f} inferences/s, latency {at['latency_us']:g} us{caveat}"]
     out += [""]
     rows = [[l["name"], l["cycles"], f"{l['us']:g}"] for l in perf["layers"]]
     out += [_table(["layer", "cycles", "us"], rows, [":---", "---:", "---:"]), ""]
