@@ -21,14 +21,36 @@ COMMAND_MODULES = [
 ]
 
 
-def _load_input(path, model):
+def read_npy(path, field="--input"):
+    """An .npy array, or a one-line error naming the file and ``field``."""
     path = Path(path)
     if not path.is_file():
-        raise HwgenError("input file not found", file=path, field="--input")
+        raise HwgenError("input file not found", file=path, field=field)
     try:
-        x = np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False)
     except Exception as e:
-        raise HwgenError(f"cannot read: {str(e).splitlines()[0]}", file=path, field="--input") from None
+        raise HwgenError(f"cannot read: {str(e).splitlines()[0]}", file=path, field=field) from None
+
+
+def finish_summary(summary, y, labels, as_json, line):
+    """Add ``accuracy`` (argmax of ``y`` vs the ``labels`` file, if given), print the summary as
+    JSON or as ``line`` plus accuracy and the golden check; exit code 0 when it matches golden."""
+    if labels:
+        want = np.load(labels, allow_pickle=False)
+        if want.shape != (y.shape[0],):
+            raise HwgenError(f"shape must be ({y.shape[0]},), got {want.shape}", file=labels, field="--labels")
+        summary["accuracy"] = round(float((y.argmax(axis=1) == want).mean()), 6)
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        extra = f", accuracy {summary['accuracy']:.4f}" if "accuracy" in summary else ""
+        print(f"{line}{extra}; matches golden model: {'yes' if summary['golden_match'] else 'NO'}")
+    return 0 if summary["golden_match"] else 1
+
+
+def _load_input(path, model):
+    x = read_npy(path)
+    path = Path(path)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != model.in_features:
@@ -100,18 +122,8 @@ def cmd_sim(args):
         "dtype": np.dtype(model.output_dtype).name,
         "golden_match": bool(np.array_equal(y, golden(model, x))),
     }
-    if args.labels:
-        labels = np.load(args.labels, allow_pickle=False)
-        if labels.shape != (x.shape[0],):
-            raise HwgenError(f"shape must be ({x.shape[0]},), got {labels.shape}", file=args.labels, field="--labels")
-        summary["accuracy"] = round(float((y.argmax(axis=1) == labels).mean()), 6)
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        extra = f", accuracy {summary['accuracy']:.4f}" if "accuracy" in summary else ""
-        print(f"hwgen: {summary['backend']}: {summary['batch']} vectors in {cycles} cycles"
-              f"{extra}; matches golden model: {'yes' if summary['golden_match'] else 'NO'}")
-    return 0 if summary["golden_match"] else 1
+    return finish_summary(summary, y, args.labels, args.json,
+                          f"hwgen: {summary['backend']}: {summary['batch']} vectors in {cycles} cycles")
 
 
 def parser():

@@ -571,7 +571,6 @@ def dot_features(plan, family):
         f["at_lwlog"] = N * L * W * math.log2(L) if L > 1 else 0
         f["at_w"] = N * W
     else:
-        E = table_entry_bits(e)
         # per column: T lookups, sign-flipped (XOR) and summed with the count of signs to W bits:
         # a W-bit adder for the first lookup, W operand bits per further lookup, and beyond three
         # lookups a deeper compressor tree (more full-adder levels per operand bit)
@@ -604,7 +603,7 @@ def dot_carry(plan, family):
 def core_features(plan, family):
     """Hardware counts of the core (sequencer, accumulators, requantization, buffer writes)."""
     e = plan.engine
-    N, L, R, S, Q = e.columns, e.lanes, plan.row_lanes, plan.subchunks, plan.blocks_per_row
+    N, L, S = e.columns, e.lanes, plan.subchunks
     hidden = [lp for lp in plan.layers if lp.layer.requant is not None]
     act = next(m for m in _memories(plan) if m.name == "activations")
     f = {}

@@ -773,13 +773,10 @@ def run_lif_rtl(plan, verilog_path, x, work_dir, ready=None, expected=None, max_
 def load_spikes(path, model):
     """``--input``: spikes (T, K) or (batch, T, K) of 0/1 (integer or bool) -> (batch, T, K) uint8."""
     from pathlib import Path
+
+    from .cli import read_npy
+    x = read_npy(path)
     path = Path(path)
-    if not path.is_file():
-        raise HwgenError("input file not found", file=path, field="--input")
-    try:
-        x = np.load(path, allow_pickle=False)
-    except Exception as e:
-        raise HwgenError(f"cannot read: {str(e).splitlines()[0]}", file=path, field="--input") from None
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3 or x.shape[2] != model.in_features or x.shape[1] < 1:

@@ -9,7 +9,6 @@ keeping the device's window of frames in flight, writes the outputs atomically (
 for ``output: acc``) and prints a summary that compares them with the golden model.
 """
 
-import json
 import time
 
 import numpy as np
@@ -56,7 +55,7 @@ def open_port(url, baud):
 
 
 def cmd_run(args):
-    from ..cli import _load_input, _save_atomic
+    from ..cli import _load_input, _save_atomic, finish_summary
     from ..fpga import hostlink as hl
     from ..golden import golden
     from ..model import load_model
@@ -102,15 +101,5 @@ def cmd_run(args):
         "device": info.as_dict(),
         "golden_match": bool(np.array_equal(y, golden(model, x))),
     }
-    if args.labels:
-        labels = np.load(args.labels, allow_pickle=False)
-        if labels.shape != (x.shape[0],):
-            raise HwgenError(f"shape must be ({x.shape[0]},), got {labels.shape}", file=args.labels, field="--labels")
-        summary["accuracy"] = round(float((y.argmax(axis=1) == labels).mean()), 6)
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        extra = f", accuracy {summary['accuracy']:.4f}" if "accuracy" in summary else ""
-        print(f"hwgen: run: {summary['batch']} vectors on {args.port} in {seconds:.3f} s"
-              f"{extra}; matches golden model: {'yes' if summary['golden_match'] else 'NO'}")
-    return 0 if summary["golden_match"] else 1
+    return finish_summary(summary, y, args.labels, args.json,
+                          f"hwgen: run: {summary['batch']} vectors on {args.port} in {seconds:.3f} s")
