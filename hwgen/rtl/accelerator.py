@@ -9,6 +9,7 @@ from ..engine import DRAIN
 from ..streaming import memory_of, tile_plan
 from .addertree import AdderTreeDot
 from .arith import requantize
+from .stall import stalled_core
 from .tlmm import TlmmDot
 from .weightbuf import WeightBuffer
 
@@ -69,18 +70,7 @@ class Accelerator(wiring.Component):
         if self.stream is not None:
             return self._elaborate_stream()
         m = Module()
-        core = _Core(self.plan)
-        run = Signal()
-        m.submodules.core = EnableInserter({"sync": run})(core)
-        m.d.comb += [
-            run.eq(~core.out_valid | self.m_axis_tready),
-            core.in_data.eq(self.s_axis_tdata),
-            core.in_valid.eq(self.s_axis_tvalid),
-            self.s_axis_tready.eq(core.in_ready & run),
-            self.m_axis_tdata.eq(core.out_data),
-            self.m_axis_tvalid.eq(core.out_valid),
-            self.m_axis_tlast.eq(core.out_last),
-        ]
+        stalled_core(m, self, _Core(self.plan))
         return m
 
     def _elaborate_stream(self):

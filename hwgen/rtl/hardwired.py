@@ -9,12 +9,13 @@ ports of ``hwgen.rtl.accelerator.Accelerator``. The pipeline and its cycle count
 """
 
 import numpy as np
-from amaranth.hdl import C, Cat, Elaboratable, EnableInserter, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import C, Cat, Elaboratable, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..hardwired import sum_width
 from .arith import requantize
+from .stall import stalled_core
 
 
 def _signed(v):
@@ -233,18 +234,7 @@ class HardwiredAccelerator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        core = _HardwiredCore(self.plan)
-        run = Signal()
-        m.submodules.core = EnableInserter({"sync": run})(core)
-        m.d.comb += [
-            run.eq(~core.out_valid | self.m_axis_tready),
-            core.in_data.eq(self.s_axis_tdata),
-            core.in_valid.eq(self.s_axis_tvalid),
-            self.s_axis_tready.eq(core.in_ready & run),
-            self.m_axis_tdata.eq(core.out_data),
-            self.m_axis_tvalid.eq(core.out_valid),
-            self.m_axis_tlast.eq(core.out_last),
-        ]
+        stalled_core(m, self, _HardwiredCore(self.plan))
         return m
 
 

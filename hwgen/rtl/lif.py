@@ -27,10 +27,12 @@ issue at t reads the membrane and current words, at t + 1 writes the new membran
 currents and writes the block's spikes into the next spike bank (or the output register).
 """
 
-from amaranth.hdl import Array, Cat, Const, EnableInserter, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from .stall import stalled_core
 
 
 class State(enum.Enum, shape=3):
@@ -307,16 +309,6 @@ class LifTop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         core = LifCore(self.plan)
-        run = Signal()
-        m.submodules.core = EnableInserter({"sync": run})(core)
-        m.d.comb += [
-            run.eq(~core.out_valid | self.m_axis_tready),
-            core.in_data.eq(self.s_axis_tdata),
-            core.in_valid.eq(self.s_axis_tvalid),
-            core.in_last.eq(self.s_axis_tlast),
-            self.s_axis_tready.eq(core.in_ready & run),
-            self.m_axis_tdata.eq(core.out_data),
-            self.m_axis_tvalid.eq(core.out_valid),
-            self.m_axis_tlast.eq(core.out_last),
-        ]
+        stalled_core(m, self, core)
+        m.d.comb += core.in_last.eq(self.s_axis_tlast)
         return m
