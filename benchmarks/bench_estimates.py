@@ -48,7 +48,6 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -60,21 +59,17 @@ import common  # noqa: E402
 
 from hwgen.estimate import estimate_resources  # noqa: E402
 from hwgen.plan import make_plan  # noqa: E402
-from hwgen.synth import FAMILIES, summarize  # noqa: E402
-from hwgen.tools import find_tool  # noqa: E402
+from hwgen.errors import HwgenError  # noqa: E402
+from hwgen.fpga.yosys import block_of  # noqa: E402
+from hwgen.synth import summarize, synth_command, synthesize  # noqa: E402
 
 CACHE = Path(os.environ.get("HWGEN_EST_CACHE", "/tmp/est-cache"))
 WORK = common.BUILD / "estimates"
 TOP = "hwgen_top"
-DOT = "hwgen_top.core.dot"
-CORE = "hwgen_top.core"
 
-#: Non-flattened synthesis commands (hwgen.synth's, hierarchy kept).
-HIER_CMD = {
-    "xcup": "synth_xilinx -family xcup -noiopad -noclkbuf",
-    "ecp5": "synth_ecp5 -noflatten",
-    "ice40": "synth_ice40 -dsp -noflatten",
-}
+#: Non-flattened synthesis commands (hwgen.synth's, hierarchy kept: those of ``hwgen build
+#: --target fpga``'s per-block counts).
+HIER_CMD = {f: synth_command(f, flatten=False) for f in ("xcup", "ecp5", "ice40")}
 GOAL_MEAN, GOAL_WORST = 0.10, 0.25
 #: quantities with a goal, and the extra ones printed
 GOAL_QUANTITIES = ("lut", "ff", "mem_blocks")
@@ -193,22 +188,16 @@ def design_verilog(cfg, digest):
     return text
 
 
-def _parse_stat(text):
-    """Yosys 0.23's ``stat -json`` on a hierarchy prints a non-JSON hierarchy line: drop it."""
-    lines = [ln for ln in text.splitlines() if not re.match(r'^\s+[^\s"{}\[\]]+\s+\d+\s*$', ln)]
-    return json.loads("\n".join(lines))
-
-
 def yosys_run(text, family, *, flat=False, timeout=None, version=""):
-    """Synthesize Verilog ``text`` (top hwgen_top) for ``family``; per-module primitive counts.
+    """Synthesize Verilog ``text`` (top hwgen_top) for ``family`` with ``hwgen.synth.synthesize``
+    (hierarchy kept unless ``flat``); per-module primitive counts.
 
-    Returns {"modules": {module: {cell type: n}}, "seconds": s, "cached": bool}. Results are
-    cached in CACHE by sha256(Verilog, script, Yosys version).
+    Returns {"modules": {module: {cell type: n}} (each module's own cells; flat: {TOP: all}),
+    "seconds": s, "command": the Yosys synthesis command, "cached": bool}. Results are cached in
+    CACHE by sha256(Verilog, command, Yosys version).
     """
-    cmd = FAMILIES[family][0] if flat else HIER_CMD[family]
-    script = (f"read_verilog -sv -noassert -noassume design.v\nhierarchy -check -top {TOP}\n"
-              f"{cmd} -top {TOP}\ntee -q -o stat.json stat -json\n")
-    key = hashlib.sha256("\0".join([text, script, version]).encode()).hexdigest()
+    cmd = synth_command(family, flatten=flat)
+    key = hashlib.sha256("\0".join([text, cmd, version]).encode()).hexdigest()
     entry = CACHE / f"{key}.json"
     if entry.is_file():
         r = json.loads(entry.read_text())
@@ -219,21 +208,14 @@ def yosys_run(text, family, *, flat=False, timeout=None, version=""):
     wd = WORK / key[:16]
     wd.mkdir(parents=True, exist_ok=True)
     (wd / "design.v").write_text(text)
-    (wd / "synth.ys").write_text(script)
     t0 = time.perf_counter()
-    with open(wd / "yosys.log", "w") as log:
-        proc = subprocess.run(["nice", "-n", "10", find_tool("yosys"), "-s", "synth.ys"], cwd=wd,
-                              stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+    try:
+        res = synthesize([wd / "design.v"], TOP, family, wd, log_path=wd / "yosys.log",
+                         timeout=timeout, flatten=flat)
+    except HwgenError as e:
+        raise RuntimeError(str(e)) from None
     secs = time.perf_counter() - t0
-    if proc.returncode != 0 or not (wd / "stat.json").is_file():
-        raise RuntimeError(f"yosys failed (exit {proc.returncode}); see {wd / 'yosys.log'}")
-    stat = _parse_stat((wd / "stat.json").read_text())
-    mods = {k.lstrip("\\"): {t: int(n) for t, n in v.get("num_cells_by_type", {}).items()}
-            for k, v in stat["modules"].items()}
-    if flat:
-        mods = {TOP: {t: int(n) for t, n in stat.get("design", {}).get("num_cells_by_type",
-                                                                        mods.get(TOP, {})).items()}}
-    r = {"modules": mods, "seconds": round(secs, 1), "command": cmd}
+    r = {"modules": res["modules"], "seconds": round(secs, 1), "command": res["command"]}
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = entry.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(r, sort_keys=True) + "\n")
@@ -242,21 +224,22 @@ def yosys_run(text, family, *, flat=False, timeout=None, version=""):
     return r
 
 
-def _own(prims):
-    """A module's own primitives (submodule instances dropped)."""
-    return {t: n for t, n in prims.items() if not t.startswith("hwgen_top")}
+def _nice():
+    """Pool worker initializer: Yosys runs (children of the worker) at a lower priority."""
+    os.nice(10)
 
 
 def block_summaries(modules, family):
-    """{"dot": summary, "core": summary, "total": summary} from per-module primitives."""
-    dot = _own(modules.get(DOT, {}))
-    core = dict(_own(modules.get(CORE, {})))
-    for t, n in _own(modules.get(TOP, {})).items():
-        core[t] = core.get(t, 0) + n
-    total = dict(core)
-    for t, n in dot.items():
-        total[t] = total.get(t, 0) + n
-    return {"dot": summarize(dot, family), "core": summarize(core, family),
+    """{"dot": summary, "core": summary, "total": summary} from per-module own primitives, the
+    modules grouped as ``hwgen build --target fpga`` does (``hwgen.fpga.yosys.block_of``)."""
+    per_block = {"dot": {}, "core": {}}
+    total = {}
+    for name, cells in modules.items():
+        blk = per_block[block_of(name, TOP)]
+        for t, n in cells.items():
+            blk[t] = blk.get(t, 0) + n
+            total[t] = total.get(t, 0) + n
+    return {"dot": summarize(per_block["dot"], family), "core": summarize(per_block["core"], family),
             "total": summarize(total, family)}
 
 
@@ -324,7 +307,7 @@ def calibrate(args, version, digest):
     for t in tasks:
         t.update(digest=digest, version=version, timeout=args.timeout)
     results = {}
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs), initializer=_nice) as pool:
         futs = [pool.submit(_micro_job if "micro" in t else _job, t) for t in tasks]
         for f in as_completed(futs):
             task, r = f.result()
@@ -344,7 +327,7 @@ def calibrate(args, version, digest):
                 feats = est.dot_features(plan, fam)
                 names = sorted(feats)
                 X.append([feats[k] for k in names])
-                y.append(_lut_sites(summarize(r["modules"][TOP], fam)))
+                y.append(_lut_sites(block_summaries(r["modules"], fam)["total"]))
             c = _nnls_rel(X, y)
             coef[fam][f"dot_{kind}"] = {k: round(float(v), 4) for k, v in zip(names, c)}
         X, y = [], []
@@ -423,7 +406,7 @@ def main(argv=None):
     print(f"{version}; {len(tasks)} syntheses (cached ones are not re-run), {args.jobs} jobs", flush=True)
     results = {}
     t_all = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs), initializer=_nice) as pool:
         futs = [pool.submit(_job, t) for t in tasks]
         for f in as_completed(futs):
             task, r = f.result()

@@ -42,12 +42,16 @@ MAX_COLUMNS = 64
 MAX_LANES = 256
 
 # Pipeline of the shared datapath (hwgen.rtl.accelerator). Stage numbers are cycles after a block
-# is issued: S1 reads the weight word and computes the partial sums, S2 adds the accumulator,
-# S3 writes the accumulator back (or requantizes and writes the result). These constants are used
-# by the RTL, the cycle model and the docs alike.
-STAGE_ACC_READ = 1     # accumulator read issued in S1 (synchronous read, data in S2)
-STAGE_WRITE = 3        # accumulator / activation / output-register write in S3
-OUTPUT_LATENCY = 4     # the output beat of a block issued at cycle t is on m_axis at t + 4
+# is issued: the weight word is read in S0 (synchronous read, data in S1); the dot block (TlmmDot
+# or AdderTreeDot) registers its lookups / terms at the end of S1 and its first adder level at the
+# end of S2 (``DOT_STAGES`` register stages), and the partial sums are registered after it; then
+# one stage adds the accumulator and one writes it back (or requantizes and writes the result).
+# These constants are used by the RTL, the cycle model and the docs alike.
+DOT_STAGES = 2         # register stages inside the dot block
+STAGE_ACC_READ = 1 + DOT_STAGES   # accumulator read issued (synchronous read, data next cycle)
+STAGE_WRITE = 3 + DOT_STAGES      # accumulator / activation / output-queue write
+OUTPUT_LATENCY = 4 + DOT_STAGES   # the output beat of a block issued at cycle t is on m_axis at
+                                  # t + OUTPUT_LATENCY (from the output register or queue)
 # The next read of an accumulator word must come after its write: a period (cycles per chunk)
 # is never shorter than this.
 MIN_PERIOD = STAGE_WRITE - STAGE_ACC_READ + 1

@@ -67,6 +67,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .engine import DOT_STAGES, DRAIN, STAGE_ACC_READ, STAGE_WRITE
+from .rtl.outqueue import queue_depth
+from .streaming import is_streaming
+
 KEYS = ("lut", "ff", "carry", "carry_luts", "lutram", "lutram_luts", "lut_equiv", "bram", "uram", "dsp")
 FAMILIES = ("xcup", "ecp5", "ice40")
 
@@ -359,6 +363,12 @@ def _memories(plan):
         Memory("accumulators", "core", plan.acc_depth, N * plan.acc_bits,
                wr_groups=(N * plan.acc_bits,), sync_reads=1),
     ]
+    if not is_streaming(plan):
+        # hwgen.rtl.outqueue.OutputQueue (non-streaming top): queue_depth(out_beats) entries of
+        # one output beat and its tlast bit, one write port, one asynchronous read port
+        qw = plan.out_bits * N + 1
+        mems.append(Memory("output_queue", "core", queue_depth(plan.out_beats), qw, wr_groups=(qw,),
+                           async_reads=1))
     if e.kind == "tlmm":
         E = table_entry_bits(e)
         reps = e.table_replicas
@@ -467,17 +477,93 @@ def _reg(limit):
     return 0 if limit <= 1 else _bits(limit)
 
 
-def dot_ffs(plan):
-    """Registers of the dot block (hwgen.rtl.tlmm.TlmmDot; AdderTreeDot is combinational)."""
+def _sum_shape(a, b):
+    """(width, signed) of Amaranth's ``a + b`` for operand shapes (width, signed)."""
+    (wa, sa), (wb, sb) = a, b
+    if sa == sb:
+        return max(wa, wb) + 1, sa
+    if sa:                       # signed + unsigned: the unsigned operand takes a sign bit
+        return max(wa, wb + 1) + 1, True
+    return max(wa + 1, wb) + 1, True
+
+
+def _pair_shapes(shapes):
+    """Operand shapes after one level of ``hwgen.rtl.arith._pair`` (a balanced adder tree)."""
+    out = [_sum_shape(shapes[i], shapes[i + 1]) for i in range(0, len(shapes) - 1, 2)]
+    if len(shapes) % 2:
+        out.append(shapes[-1])
+    return out
+
+
+def _tree_shape(shapes):
+    """Shape of ``hwgen.rtl.arith.tree_sum`` of operands of ``shapes``."""
+    shapes = list(shapes)
+    while len(shapes) > 1:
+        shapes = _pair_shapes(shapes)
+    return shapes[0]
+
+
+def _staged_levels(shapes):
+    """Registered operand shapes of ``hwgen.rtl.arith.staged_tree_sum`` with the dot's
+    ``DOT_STAGES - 1`` registered adder levels: a list per level."""
+    levels = []
+    for _ in range(DOT_STAGES - 1):
+        if len(shapes) > 1:
+            shapes = _pair_shapes(shapes)
+        levels.append(list(shapes))
+    return levels
+
+
+def column_operands(engine, family="xcup"):
+    """Shapes (width, signed) of the operands of one column's adder tree in the dot block.
+
+    tlmm: the ``tables`` flipped lookups (``hwgen.rtl.arith.flip_terms``: entry width + 1; the
+    two top bits are the same function, but Yosys merges them only after it has sized the adders)
+    and the count of negated lookups (a tree sum of 1-bit values: the bits of ``tables`` on ECP5
+    and iCE40, where ABC sees the whole sum and finds the bits above them constant; on xcup the
+    sum of four or more bits ends in a CARRY4 chain ABC cannot see through, so the count keeps
+    the width Amaranth gives the tree; three or fewer are one full adder, two bits);
+    addertree: the ``lanes`` 9-bit terms (+a / -a / 0).
+    """
+    e = engine
+    if e.kind == "tlmm":
+        count = _tree_shape([(1, False)] * e.tables)[0]
+        if e.tables <= 3 or family != "xcup":
+            count = e.tables.bit_length()
+        return [(table_entry_bits(e) + 1, True)] * e.tables + [(count, False)]
+    return [(9, True)] * e.lanes
+
+
+def dot_ffs(plan, family="xcup"):
+    """Registers of the dot block (hwgen.rtl.tlmm.TlmmDot / hwgen.rtl.addertree.AdderTreeDot), by
+    purpose: the table builder (tlmm), the stage-1 registers (tlmm: the lookups; addertree: the
+    weight word and the chunk) and the registered adder levels of each column."""
     e = plan.engine
-    if e.kind != "tlmm":
-        return 0
-    # builder: building flag, entry counter j (0 .. entries - 1), latched write bank
-    return 1 + _bits(e.entries) + 1
+    N, L, T, G = e.columns, e.lanes, e.tables, e.group
+    W = partial_bits(e)
+    ops = column_operands(e, family)
+    f = {}
+    if e.kind == "tlmm":
+        E = table_entry_bits(e)
+        # building flag, entry counter j, write bank; the digit selects pos / neg of the entry
+        # being summed (G each; the top digit of a stored entry is never -1: that neg bit is a
+        # constant and removed); the chunk copy: lanes (8 bits) and negated lanes (9 bits, only
+        # those a -1 digit selects: not the top lane of a group); each table's entry register
+        f["builder"] = (1 + _bits(e.entries) + 1 + G + (G - 1) + 8 * L + 9 * (L - T) + T * E)
+        # stage 1: every lookup (flipped: its two top bits are one flip-flop once merged) and the
+        # count of negated lookups, per column
+        f["lookups"] = N * (T * E + min(ops[-1][0], W))
+    else:
+        f["inputs"] = e.weight_word_bits + 8 * L
+    # registered adder levels: the column's sum is taken modulo 2**W (the width of ``partial``),
+    # so Yosys drops every bit above W of the operands and sums
+    f["levels"] = N * sum(min(w, W) for level in _staged_levels(ops) for w, _ in level)
+    return f
 
 
 def core_ffs(plan, family="xcup"):
-    """Registers of hwgen.rtl.accelerator._Core (memory data registers excluded), by purpose.
+    """Registers of hwgen.rtl.accelerator._Core and of the output queue (memory data registers
+    excluded), by purpose.
 
     Registers whose next value is always their reset value are removed by synth_xilinx (its
     opt_dff proves it) but kept by synth_ecp5 / synth_ice40: the layer counters of a one-layer
@@ -488,15 +574,15 @@ def core_ffs(plan, family="xcup"):
     N, S, Q, NL = e.columns, plan.subchunks, plan.blocks_per_row, len(plan.layers)
     tlmm = e.kind == "tlmm"
     keep_const = family != "xcup"
-    cycle_limit = max([lp.period for lp in plan.layers] + [e.build_cycles, 3]) + 1
+    cycle_limit = max([lp.period for lp in plan.layers] + [e.build_cycles, DRAIN]) + 1
     rows = _bits(plan.act_rows)              # pos_row can step to 1 even with 1 row
     block = _reg(plan.acc_depth)
     layer = _reg(NL) or (1 if keep_const else 0)
     slot = _reg(Q) or (1 if keep_const else 0)
     pos_sub = _reg(S) or (1 if keep_const else 0)
     fetch_sub = _reg(S)                      # only read when a row holds several chunks
-    # slot fields of S1..S3 only feed the activation write enables of layers that write the
-    # buffer: with one layer they are removed (xcup) or kept as registers (ecp5, ice40)
+    # slot fields of the pipeline only feed the activation write enables of layers that write
+    # the buffer: with one layer they are removed (xcup) or kept as registers (ecp5, ice40)
     st_slot = slot if (NL > 1 or keep_const) else 0
     f = {}
     # (a counter for 0 .. 0 is still one flip-flop wide: kept as a register by ecp5 / ice40)
@@ -506,24 +592,33 @@ def core_ffs(plan, family="xcup"):
     f["sequencer"] = (2 + layer + _bits(max(lp.chunks for lp in plan.layers)) + _bits(cycle_limit)
                       + _bits(plan.weight_words) + rows + pos_sub + (1 if tlmm else 0)
                       + rows + slot + fetch_sub)
-    # pipeline stages S1, S2, S3 (valid, block, first, last, bank, row, slot, layer) minus the
-    # fields nobody reads: S1 all (bank only for tlmm), S2 without bank, S3 without first and bank
-    s1 = 1 + block + 1 + 1 + (1 if tlmm else 0) + rows + st_slot + layer
-    s2 = 1 + block + 1 + 1 + rows + st_slot + layer
-    s3 = 1 + block + 1 + rows + st_slot + layer
-    f["pipeline"] = s1 + s2 + s3
+    # pipeline stages S1 .. S{STAGE_WRITE} (valid, block, first, last, bank, row, slot, layer),
+    # each field kept up to the last stage that reads it: bank in S1 (tlmm: the dot's table
+    # bank), first up to the accumulate stage (STAGE_ACC_READ + 1), block up to the write stage
+    # (read at STAGE_ACC_READ and STAGE_WRITE), valid, last, row, slot and layer up to the write
+    # stage
+    f["pipeline"] = sum(1 + block + (1 if k <= STAGE_ACC_READ + 1 else 0) + 1
+                        + (1 if tlmm and k == 1 else 0) + rows + st_slot + layer
+                        for k in range(1, STAGE_WRITE + 1))
     # partial sums (the bits above the dot's output width are sign copies, merged by Yosys),
-    # accumulators, output register (sign copies above acc_bits merged too), valid and last
+    # accumulators
     pb = min(partial_bits(e), plan.acc_bits)
     f["partial"] = N * pb
     f["acc"] = N * plan.acc_bits
-    out_bits = min(plan.out_bits, plan.acc_bits) if plan.out_acc else 8
-    if not plan.out_acc and plan.model.layers[-1].requant.relu:
-        out_bits = 7                                     # ReLU output: the sign bit is always 0
-    f["output"] = N * out_bits + 2
+    if is_streaming(plan):
+        # output register of the streaming core (sign copies above acc_bits merged; a ReLU
+        # output's sign bit is always 0), valid and last
+        out_bits = min(plan.out_bits, plan.acc_bits) if plan.out_acc else 8
+        if not plan.out_acc and plan.model.layers[-1].requant.relu:
+            out_bits = 7
+        f["output"] = N * out_bits + 2
+    else:
+        # output queue (its own module: every bit of its input is kept): the output register
+        # (tdata, tlast), tvalid, write and read pointers, the count of stored beats and the
+        # credits (0 .. depth + 1)
+        depth = queue_depth(plan.out_beats)
+        f["queue"] = (plan.out_bits * N + 1) + 1 + 2 * _clog2(depth) + _bits(depth + 1) + _bits(depth + 2)
     return f
-
-
 
 
 # =====================================================================================
@@ -555,48 +650,79 @@ def _cells(bits, family):
     return max(0, bits - 1)
 
 
+def column_tree(engine, family="xcup"):
+    """(adder bits, rest) of one column's adder tree in the dot block: the output bits of the
+    adders in its registered levels (``DOT_STAGES - 1`` levels of pair sums, each at most W bits:
+    see ``dot_ffs``), and the operands the combinational rest of the tree adds to W bits."""
+    W = partial_bits(engine)
+    shapes = column_operands(engine, family)
+    bits = 0
+    for _ in range(DOT_STAGES - 1):
+        if len(shapes) > 1:
+            paired = _pair_shapes(shapes)
+            bits += sum(min(w, W) for w, _ in paired[:len(shapes) // 2])
+            shapes = paired
+    return bits, len(shapes)
+
+
 def dot_features(plan, family):
     """Hardware counts of the dot block that its LUTs scale with."""
     e = plan.engine
     N, L, T, G = e.columns, e.lanes, e.tables, e.group
     W = partial_bits(e)                  # output width of a column's sum
+    adder_bits, rest = column_tree(e, family)
     f = {}
-    # -a of every activation lane (a 9-bit negation, shared by all columns / table entries)
-    f["neg_bits"] = 9 * L
     if e.kind == "addertree":
-        # per column: L terms (+a / -a / 0 select of 9 bits) summed to W bits: L x W operand bits
-        # in the compressor tree, whose depth (and ABC's duplication of the select logic into
-        # it) grows with log2(L); plus the W-bit carry-chain adder
-        f["at_lw"] = N * L * W
-        f["at_lwlog"] = N * L * W * math.log2(L) if L > 1 else 0
-        f["at_w"] = N * W
+        # -a of every (registered) activation lane: a 9-bit negation shared by all columns
+        f["neg_bits"] = 9 * L
+        # per column: L terms (+a / -a / 0 select of 9 bits), most of them feeding the
+        # registered first-level adders
+        f["term_bits"] = N * L * 9
     else:
-        # per column: T lookups, sign-flipped (XOR) and summed with the count of signs to W bits:
-        # a W-bit adder for the first lookup, W operand bits per further lookup, and beyond three
-        # lookups a deeper compressor tree (more full-adder levels per operand bit)
-        f["tl_w"] = N * W
-        f["tl_t1w"] = N * (T - 1) * W
-        f["tl_t3w"] = N * max(0, T - 3) * W
-        # per table: the builder, entry j = sum of G terms (+a / -a / 0 chosen by the digits of
-        # j, a function of the mag_bits-bit entry counter): one constant per group size G
-        # (G = 2, 3, 4: 5, 14, 41 entries, 3-, 4-, 6-bit counter)
+        # -a of the chunk lanes a -1 digit selects (the builder's copy), 9 bits each
+        f["neg_bits"] = 9 * (L - T)
+        # per column: T lookups, sign-flipped (XOR) before their registers: entry-width bits
+        f["flip_bits"] = N * T * table_entry_bits(e)
+        # per table: the builder, entry j = sum of G terms (+a / -a / 0 chosen by the registered
+        # digit selects of j): one constant per group size G
         for g in (2, 3, 4):
             f[f"bld_g{g}"] = T if G == g else 0
         # the tables' read multiplexers and write decoders outside the RAM primitives (address
         # ranges beyond one primitive; on iCE40 the whole tables are flip-flops + multiplexers)
         f["tbl_mem"] = sum(memory_resources(map_memory(m, family), family)["lut"]
                            for m in _memories(plan) if m.block == "dot")
+    # per column: the registered first-level adders (carry chains), then the combinational rest
+    # of the tree: ``rest`` operands summed to W bits, a carry-chain adder for two, and for more
+    # a compressor tree of about (rest - 2) x W full adders before it
+    f["l1_bits"] = N * adder_bits
+    f["rest_w"] = N * W if rest >= 2 else 0
+    f["rest_fa"] = N * max(0, rest - 2) * W
     return f
 
 
 def dot_carry(plan, family):
-    """Carry cells of the dot block: each column's final adder and each lane's negation (and, on
-    xcup, the sign count of TLMM columns of three or more tables)."""
+    """Carry cells of the dot block: the lane negations, the builder's entry adders and counter
+    (tlmm), each column's registered first-level adders and final adder."""
     e = plan.engine
     W = partial_bits(e)
-    c = e.columns * _cells(W, family) + e.lanes * _cells(9, family)
-    if e.kind == "tlmm" and family == "xcup":
-        c += (e.columns if e.tables >= 3 else 0) + 1
+    N, L, T = e.columns, e.lanes, e.tables
+    c = 0
+    ops = column_operands(e, family)
+    for _ in range(DOT_STAGES - 1):
+        if len(ops) > 1:
+            paired = _pair_shapes(ops)
+            c += N * sum(_cells(min(w, W), family) for w, _ in paired[:len(ops) // 2])
+            ops = paired
+    if len(ops) >= 2:
+        c += N * _cells(W, family)
+    if e.kind == "tlmm":
+        c += (L - T) * _cells(9, family) + T * _cells(table_entry_bits(e), family)
+        if family == "xcup":
+            # the entry counter's incrementer, and the count of negated lookups when it ends in
+            # a carry chain (four or more tables)
+            c += _cells(_bits(e.entries), family) + (N if T >= 4 else 0)
+    else:
+        c += L * _cells(9, family)
     return c
 
 
@@ -625,7 +751,7 @@ def core_features(plan, family):
     # sequencer: counters (and their comparisons with per-layer constants, selected by layer)
     f["seq_bits"] = (_bits(plan.weight_words) + 2 * _bits(plan.act_rows) + _bits(plan.acc_depth)
                      + _bits(max(lp.chunks for lp in plan.layers))
-                     + _bits(max([lp.period for lp in plan.layers] + [e.build_cycles, 3]) + 1))
+                     + _bits(max([lp.period for lp in plan.layers] + [e.build_cycles, DRAIN]) + 1))
     f["layer_bits"] = (len(plan.layers) - 1) * (_bits(max(lp.chunks for lp in plan.layers))
                                                  + _bits(plan.acc_depth) + _bits(max(lp.period for lp in plan.layers)))
     return f
@@ -707,7 +833,7 @@ def estimate_resources(plan, family="xcup"):
                          "width": mem.width, "mapped_to": mp.ram.prim if mp.ram else "logic",
                          "primitives": mp.cells * mem.count if mp.ram else 0})
     # registers
-    blocks["dot"]["ff"] += dot_ffs(plan)
+    blocks["dot"]["ff"] += sum(dot_ffs(plan, family).values())
     blocks["core"]["ff"] += sum(core_ffs(plan, family).values())
     # logic: LUT sites from the hardware counts, carry cells counted directly
     kind = "tlmm" if e.kind == "tlmm" else "addertree"

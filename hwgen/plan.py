@@ -194,6 +194,55 @@ class Plan:
         return batch * self.vector_stride + (OUTPUT_LATENCY - DRAIN) + stall_cycles
 
     @property
+    def out_beats(self):
+        """Output beats per vector (the last layer's blocks)."""
+        return self.layers[-1].blocks
+
+    def output_schedule(self, batch, ready=None):
+        """(cycles, held): first input beat to last output beat, and the cycles an output beat was
+        valid but not taken, with input beats always offered and ``m_axis_tready`` in cycle ``k``
+        (``k = 0`` is the first input beat) equal to ``ready[k % len(ready)]`` (None: always).
+
+        The output queue (``hwgen.rtl.outqueue``) decouples the engine from the output: a vector
+        starts (its first input beat is taken) no earlier than one vector stride after the one
+        before, and only when the queue's ``capacity`` has room for its ``out_beats`` beats beyond
+        those stored or reserved (a beat taken in cycle ``k`` frees its room from ``k + 1`` on).
+        Beat ``b`` of a vector that started in cycle ``s`` enters the queue so that it could be on
+        ``m_axis`` in cycle ``s + total_cycles(1) - out_beats + b``, and not before the cycle after
+        the beat ahead of it was taken.
+        """
+        from .rtl.outqueue import queue_depth
+        if batch <= 0:
+            return 0, 0
+        if ready is None or all(ready):
+            return self.total_cycles(batch), 0
+        ready = [bool(r) for r in ready]
+        if not any(ready):
+            raise ValueError("the ready pattern never takes a beat")
+        B = self.out_beats
+        capacity = queue_depth(B) + 1
+        first_beat = self.total_cycles(1) - B
+        taken = []                  # cycle each beat was taken, in order
+        held = 0
+        start = 0
+        for v in range(batch):
+            if v:
+                start += self.vector_stride
+                need = B * (v + 1) - capacity      # beats that must have left before the start
+                if need > 0:
+                    start = max(start, taken[need - 1] + 1)
+            for b in range(B):
+                t = start + first_beat + b
+                if taken:
+                    t = max(t, taken[-1] + 1)
+                k = t
+                while not ready[k % len(ready)]:
+                    k += 1
+                held += k - t
+                taken.append(k)
+        return taken[-1] + 1, held
+
+    @property
     def busy_cycles(self):
         return sum(lp.busy_cycles for lp in self.layers)
 

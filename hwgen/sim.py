@@ -47,9 +47,10 @@ def decode_weight_memory(plan, lp):
 @dataclass
 class SimResult:
     outputs: np.ndarray   # (batch, out_features) int8 or int32
-    cycles: int           # first input beat to last output beat, output always ready
+    cycles: int           # first input beat to last output beat (output always ready by default)
     layer_cycles: list
     busy_cycles: int      # per vector
+    stalls: int = 0       # cycles an output beat was valid but not taken (``ready`` pattern)
 
 
 class Simulator:
@@ -81,7 +82,9 @@ class Simulator:
         w = w.reshape(lp.chunks, lp.blocks * e.columns, e.lanes)
         return np.einsum("bcl,cml->bm", chunks, w)
 
-    def run(self, x):
+    def run(self, x, ready=None):
+        """Outputs and cycles for the vectors ``x``; ``ready`` is the output-ready pattern
+        (``Plan.output_schedule``; streaming models: ``hwgen.streaming.StreamModel``)."""
         plan, e = self.plan, self.plan.engine
         x = np.asarray(x)
         batch = x.shape[0]
@@ -111,11 +114,13 @@ class Simulator:
             sub = buf.reshape(batch, rows * plan.subchunks, e.lanes)
             chunks = sub[:, :nxt.chunks]
         outputs = out[:, :plan.model.out_features]
-        cycles = plan.total_cycles(batch)
         if getattr(plan.model, "memory", None) is not None and plan.model.memory.stream:
             from .streaming import stream_cycles     # weights from DRAM at one beat per cycle
-            cycles = stream_cycles(plan, batch).cycles
-        return SimResult(outputs, cycles, plan.layer_cycles(), plan.busy_cycles)
+            r = stream_cycles(plan, batch, ready=ready)
+            cycles, stalls = r.cycles, r.output_stall_cycles
+        else:
+            cycles, stalls = plan.output_schedule(batch, ready)
+        return SimResult(outputs, cycles, plan.layer_cycles(), plan.busy_cycles, stalls)
 
 
 def make_simulator(model):

@@ -8,12 +8,22 @@
 - ``ice40``: ``synth_ice40 -dsp`` (flattens by default; ``-dsp`` maps large multipliers to the
   UltraPlus SB_MAC16),
 
-then ``stat -json``, and returns::
+then ``stat``, and returns::
 
-    {"family": ..., "top": ..., "log": <path of the Yosys log>,
+    {"family": ..., "top": ..., "log": <path of the Yosys log>, "command": <synthesis command>,
      "primitives": {cell type: count, ...},          # sorted by name
      "summary": {"lut", "ff", "carry", "carry_luts", "lutram", "lutram_luts", "srl",
-                 "bram", "uram", "dsp", "muxf", "latch", "unmapped", "lut_equiv", "cells"}}
+                 "bram", "uram", "dsp", "muxf", "latch", "unmapped", "lut_equiv", "cells"},
+     "modules": {module: {cell type: count}}}        # the module's own cells (see flatten)
+
+``synthesize(..., flatten=False)`` keeps the module hierarchy: the same command without
+``-flatten`` (Xilinx) or with ``-noflatten`` (ECP5, iCE40), ``synth_command(family, flatten=False)``
+-- the command ``hwgen build --target fpga`` runs for its per-block counts
+(``hwgen.fpga.devices.Device.synth_blocks``, ``hwgen.fpga.yosys.synth_blocks``). ``modules`` then
+holds each module's own primitives (submodule instances left out) and ``primitives`` / ``summary``
+the whole design (each module counted as often as it is instantiated); flattened, ``modules`` is
+``{top: primitives}``. Flattening lets Yosys optimize across module boundaries (constants, merged
+registers): logic LUTs differ by a few per cent.
 
 Summary keys (all ints except ``bram``, a float):
 
@@ -59,7 +69,7 @@ from pathlib import Path
 from hwgen.errors import HwgenError
 from hwgen.tools import find_tool
 
-__all__ = ["synthesize", "FAMILIES", "summarize"]
+__all__ = ["synthesize", "synth_command", "FAMILIES", "summarize"]
 
 _XILINX_LUTRAM_LUTS = {
     "RAM16X1S": 1, "RAM32X1S": 1, "RAM64X1S": 1,
@@ -114,7 +124,7 @@ _ICE40 = {
     "muxf": {},
 }
 
-#: family name -> (Yosys synthesis command without -top, primitive tables)
+#: family name -> (flattening Yosys synthesis command without -top, primitive tables)
 FAMILIES = {
     "xcup": ("synth_xilinx -family xcup -flatten -noiopad", _XILINX),
     "xcu": ("synth_xilinx -family xcu -flatten -noiopad", _XILINX),
@@ -122,6 +132,23 @@ FAMILIES = {
     "ecp5": ("synth_ecp5", _ECP5),
     "ice40": ("synth_ice40 -dsp", _ICE40),
 }
+
+
+
+def synth_command(family: str, *, flatten: bool = True) -> str:
+    """The Yosys synthesis command (without ``-top``) for ``family``, flattening or keeping the
+    module hierarchy (``synth_xilinx`` flattens only with ``-flatten``; ``synth_ecp5`` and
+    ``synth_ice40`` flatten unless given ``-noflatten``)."""
+    if family not in FAMILIES:
+        raise HwgenError(f"unknown FPGA family {family!r}; choose one of {', '.join(FAMILIES)}")
+    cmd = FAMILIES[family][0]
+    if flatten:
+        return cmd
+    words = cmd.split()
+    if "-flatten" in words:
+        return " ".join(w for w in words if w != "-flatten")
+    return f"{cmd} -noflatten"
+
 
 _KEYS = ("lut", "ff", "carry", "carry_luts", "lutram", "lutram_luts", "srl", "bram", "uram", "dsp",
          "muxf", "latch")
@@ -169,12 +196,35 @@ def _first_error(log: Path) -> str:
     return ""
 
 
+def _design_totals(modules: dict, top: str) -> dict:
+    """Primitives of ``top`` with its submodules, each counted per instance, from the modules'
+    own cells (``{module: {cell type: count}}``, instances included as cells of the module's
+    type)."""
+    memo = {}
+
+    def total(name, depth=0):
+        if name in memo:
+            return memo[name]
+        if depth > len(modules):
+            raise HwgenError(f"recursive module hierarchy at {name}")
+        out = {}
+        for t, n in modules.get(name, {}).items():
+            sub = total(t, depth + 1) if t in modules else {t: 1}
+            for k, v in sub.items():
+                out[k] = out.get(k, 0) + n * v
+        memo[name] = out
+        return out
+
+    return total(top)
+
+
 def synthesize(verilog_files, top: str, family: str, workdir, log_path=None, *,
-               timeout: float | None = None) -> dict:
+               timeout: float | None = None, flatten: bool = True) -> dict:
     """Synthesize ``verilog_files`` (top module ``top``) for ``family`` and count resources.
 
-    ``workdir`` holds the Yosys script and the stat JSON (created if missing); the Yosys log goes
-    to ``log_path`` if given, else ``workdir/yosys_<top>_<family>.log``.
+    ``flatten=False`` keeps the module hierarchy (see the module docstring). ``workdir`` holds
+    the Yosys script and the statistics (created if missing); the Yosys log goes to ``log_path``
+    if given, else ``workdir/yosys_<top>_<family>.log``.
     """
     if family not in FAMILIES:
         raise HwgenError(f"unknown FPGA family {family!r}; choose one of {', '.join(FAMILIES)}")
@@ -193,17 +243,20 @@ def synthesize(verilog_files, top: str, family: str, workdir, log_path=None, *,
     stem = f"{top}_{family}"
     log = Path(log_path).resolve() if log_path is not None else workdir / f"yosys_{stem}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    stat_json = workdir / f"stat_{stem}.json"
+    # Yosys 0.23's ``stat -json`` of a design with several modules is not valid JSON (it appends
+    # the hierarchy as text): the text ``stat`` is parsed instead (hwgen.fpga.yosys.parse_stat)
+    stat_file = workdir / (f"stat_{stem}.json" if flatten else f"stat_{stem}.txt")
     script = workdir / f"synth_{stem}.ys"
-    if stat_json.exists():
-        stat_json.unlink()
+    if stat_file.exists():
+        stat_file.unlink()
 
-    synth_cmd = FAMILIES[family][0]
+    synth_cmd = synth_command(family, flatten=flatten)
     lines = [f"read_verilog -sv -noassert -noassume {' '.join(_yosys_quote(s) for s in sources)}",
              f"hierarchy -check -top {top}",
              f"{synth_cmd} -top {top}",
              # relative to cwd=workdir: Yosys 0.23's tee fails silently on a quoted path
-             f"tee -q -o {stat_json.name} stat -json"]
+             f"tee -q -o {stat_file.name} stat -json" if flatten else
+             f"tee -q -o {stat_file.name} stat -top {top}"]
     script.write_text("\n".join(lines) + "\n")
 
     try:
@@ -220,17 +273,27 @@ def synthesize(verilog_files, top: str, family: str, workdir, log_path=None, *,
             name = f"signal {-proc.returncode}"
         hint = " (out of memory?)" if name == "SIGKILL" else ""
         raise HwgenError(f"yosys was killed by {name}{hint}; see {log}")
-    if proc.returncode != 0 or not stat_json.is_file():
+    if proc.returncode != 0 or not stat_file.is_file():
         err = _first_error(log) or f"exit code {proc.returncode}"
         raise HwgenError(f"yosys {synth_cmd.split()[0]} failed: {err}; see {log}")
 
-    stat = json.loads(stat_json.read_text())
-    if "design" in stat:
-        by_type = stat["design"].get("num_cells_by_type", {})
+    if flatten:
+        stat = json.loads(stat_file.read_text())
+        if "design" in stat:
+            by_type = stat["design"].get("num_cells_by_type", {})
+        else:
+            modules = stat.get("modules", {})
+            entry = modules.get("\\" + top) or (next(iter(modules.values())) if len(modules) == 1 else {})
+            by_type = entry.get("num_cells_by_type", {})
+        primitives = {t: int(by_type[t]) for t in sorted(by_type)}
+        modules = {top: primitives}
     else:
-        modules = stat.get("modules", {})
-        entry = modules.get("\\" + top) or (next(iter(modules.values())) if len(modules) == 1 else {})
-        by_type = entry.get("num_cells_by_type", {})
-    primitives = {t: int(by_type[t]) for t in sorted(by_type)}
-    return {"family": family, "top": top, "log": str(log), "primitives": primitives,
-            "summary": summarize(primitives, family)}
+        from hwgen.fpga.yosys import parse_stat
+        parsed = parse_stat(stat_file.read_text())
+        if top not in parsed:
+            raise HwgenError(f"yosys {synth_cmd.split()[0]}: module {top} missing from the statistics; see {log}")
+        primitives = dict(sorted(_design_totals(parsed, top).items()))
+        modules = {name: {t: n for t, n in sorted(cells.items()) if t not in parsed}
+                   for name, cells in sorted(parsed.items())}
+    return {"family": family, "top": top, "log": str(log), "command": synth_cmd,
+            "primitives": primitives, "summary": summarize(primitives, family), "modules": modules}

@@ -79,7 +79,7 @@ def test_report_consistent_with_simulator(tmp_path, model_yaml):
     # per-layer cycles split into prologue + busy + bubbles + the last period's tail + drain
     for l in rep["plan"]["layers"]:
         assert l["busy_cycles"] == l["chunks"] * l["blocks"]
-        assert l["cycles"] == l["prologue_cycles"] + l["busy_cycles"] + l["bubble_cycles"] + 3
+        assert l["cycles"] == l["prologue_cycles"] + l["busy_cycles"] + l["bubble_cycles"] + 5   # DRAIN
     assert rep["cycles"]["busy"] == sum(l["busy_cycles"] for l in rep["plan"]["layers"])
 
 

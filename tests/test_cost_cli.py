@@ -270,7 +270,7 @@ def test_build_asic_writes_report(asic_build):
     assert 0 < mems["weights"] <= 80
     assert s["area"]["memory_bits"] == sum(mems.values())
     names = sorted(m["name"].split("$")[0] for m in s["synthesis"]["memories"])
-    assert names == ["accumulators", "activations", "table0_0", "table1_0", "weights"]
+    assert names == ["accumulators", "activations", "output_queue", "table0_0", "table1_0", "weights"]
     assert s["chips"] == 1 and s["sources"] and s["assumptions"]
     files = sorted(p.name for p in out.iterdir())
     assert files == sorted(["report.json", "report.md", "rtl", *PLOTS])
@@ -332,4 +332,8 @@ def test_default_constants_lack_register_energy_but_say_so(tiny_plan):
     e = price_actions(action_counts(tiny_plan), "7nm", c)
     if "register_bit" not in c.actions:
         assert e["unpriced"] and "register" in e["unpriced"][0]
-    assert e["blocks"]["datapath registers"]["items"][0]["count"] == 176 + 44 + 64
+    # tiny: G=2 T=2 N=2, acc_bits 11, entries 9 bits; 5 issued blocks (4 + 1), each writing the
+    # partial and accumulator registers (2 x 2 x 11 = 44) and the dot's pipeline: 2 columns x
+    # (2 lookups x 10 bits + a 2-bit count + the first adder level: one 11-bit pair + the count)
+    # = 2 x (20 + 2 + 13) = 70; plus the output register: 1 beat x 2 x 32 bits
+    assert e["blocks"]["datapath registers"]["items"][0]["count"] == 5 * (44 + 70) + 64

@@ -160,7 +160,7 @@ def test_resources_consistent(built, device):
     for key in ("lut", "ff", "carry", "lutram", "lutram_luts", "bram", "uram", "dsp", "lut_equiv"):
         assert syn["blocks"]["dot"][key] + syn["blocks"]["core"][key] == syn["total"][key], key
     assert syn["total"]["unmapped"] == 0
-    assert set(syn["modules"]) == {"hwgen_top", "hwgen_top.core", "hwgen_top.core.dot"}
+    assert set(syn["modules"]) == {"hwgen_top", "hwgen_top.core", "hwgen_top.core.dot", "hwgen_top.queue"}
     # the placed netlist against nextpnr's own count of the sites it used
     placed, util = r["placed"]["synthesis"], r["placed"]["utilization"]
     prims = r["placed"]["primitives"]

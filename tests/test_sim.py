@@ -146,7 +146,7 @@ class TestHandVectors:
 # layer = build + (chunks - 1) * period + blocks + DRAIN,  period = max(blocks, build, MIN_PERIOD)
 # vector = input_chunks + sum(layers) + (OUTPUT_LATENCY - DRAIN)
 # batch B: B * (input_chunks + sum(layers)) + (OUTPUT_LATENCY - DRAIN)
-# with DRAIN = 3, MIN_PERIOD = 3, OUTPUT_LATENCY - DRAIN = 1 (hwgen/engine.py),
+# with DRAIN = 5, MIN_PERIOD = 3, OUTPUT_LATENCY - DRAIN = 1 (hwgen/engine.py: DOT_STAGES = 2),
 # tlmm build = entries = (3**G + 1) / 2: G=2 -> 5, G=3 -> 14, G=4 -> 41; addertree build = 0.
 # ---------------------------------------------------------------------------------------------
 
@@ -165,57 +165,57 @@ def _check_cycles(model, per_batch, layer_cycles):
 
 def test_cycles_tlmm_one_layer(make_model):
     # tlmm G=3 T=4 N=8, 64 -> 10: lanes 12, chunks ceil(64/12) = 6, blocks ceil(10/8) = 2,
-    # build 14, period max(2, 14, 3) = 14; layer = 14 + 5*14 + 2 + 3 = 89; vector = 6 + 89 + 1 = 96;
-    # batch 3: 3 * (6 + 89) + 1 = 286
+    # build 14, period max(2, 14, 3) = 14; layer = 14 + 5*14 + 2 + 5 = 91; vector = 6 + 91 + 1 = 98;
+    # batch 3: 3 * (6 + 91) + 1 = 292
     m = make_model({"kind": "tlmm", "group": 3, "tables": 4, "columns": 8}, [64, 10],
                    np.random.default_rng(1))
-    _check_cycles(m, {1: 96, 3: 286}, [89])
+    _check_cycles(m, {1: 98, 3: 292}, [91])
 
 
 def test_cycles_tlmm_many_blocks(make_model):
     # tlmm G=2 T=3 N=2, 13 -> 20: lanes 6, chunks ceil(13/6) = 3, blocks 10, build 5,
-    # period max(10, 5, 3) = 10; layer = 5 + 2*10 + 10 + 3 = 38; vector = 3 + 38 + 1 = 42;
-    # batch 2: 2 * (3 + 38) + 1 = 83
+    # period max(10, 5, 3) = 10; layer = 5 + 2*10 + 10 + 5 = 40; vector = 3 + 40 + 1 = 44;
+    # batch 2: 2 * (3 + 40) + 1 = 87
     m = make_model({"kind": "tlmm", "group": 2, "tables": 3, "columns": 2}, [13, 20],
                    np.random.default_rng(2))
-    _check_cycles(m, {1: 42, 2: 83}, [38])
+    _check_cycles(m, {1: 44, 2: 87}, [40])
 
 
 def test_cycles_tlmm_g4(make_model):
     # tlmm G=4 T=1 N=3, 9 -> 7: lanes 4, chunks 3, blocks 3, build 41, period 41;
-    # layer = 41 + 2*41 + 3 + 3 = 129; vector = 3 + 129 + 1 = 133
+    # layer = 41 + 2*41 + 3 + 5 = 131; vector = 3 + 131 + 1 = 135
     m = make_model({"kind": "tlmm", "group": 4, "tables": 1, "columns": 3}, [9, 7],
                    np.random.default_rng(3), requants=[(0, False)])
-    _check_cycles(m, {1: 133, 5: 5 * 132 + 1}, [129])
+    _check_cycles(m, {1: 135, 5: 5 * 134 + 1}, [131])
 
 
 def test_cycles_addertree_one_layer(make_model):
     # addertree lanes 8 N=4, 20 -> 30: chunks ceil(20/8) = 3, blocks ceil(30/4) = 8, build 0,
-    # period max(8, 0, 3) = 8; layer = 0 + 2*8 + 8 + 3 = 27; vector = 3 + 27 + 1 = 31;
-    # batch 4: 4 * 30 + 1 = 121
+    # period max(8, 0, 3) = 8; layer = 0 + 2*8 + 8 + 5 = 29; vector = 3 + 29 + 1 = 33;
+    # batch 4: 4 * 32 + 1 = 129
     m = make_model({"kind": "addertree", "lanes": 8, "columns": 4}, [20, 30], np.random.default_rng(4))
-    _check_cycles(m, {1: 31, 4: 121}, [27])
+    _check_cycles(m, {1: 33, 4: 129}, [29])
 
 
 def test_cycles_addertree_min_period(make_model):
     # addertree lanes 16 N=12, 40 -> 5: chunks 3, blocks 1, period max(1, 0, 3) = 3;
-    # layer = 0 + 2*3 + 1 + 3 = 10; vector = 3 + 10 + 1 = 14
+    # layer = 0 + 2*3 + 1 + 5 = 12; vector = 3 + 12 + 1 = 16
     m = make_model({"kind": "addertree", "lanes": 16, "columns": 12}, [40, 5], np.random.default_rng(5))
-    _check_cycles(m, {1: 14, 2: 2 * 13 + 1}, [10])
+    _check_cycles(m, {1: 16, 2: 2 * 15 + 1}, [12])
 
 
 def test_cycles_tlmm_two_layers(make_model):
     # tlmm G=3 T=4 N=8 (lanes 12), 64 -> 10 -> 5.
     # Layout: subchunks = ceil(8/12) = 1, row_lanes = 12, blocks_per_row = 12 // 8 = 1.
-    # Layer 0: 89 cycles (as above). Its 10 outputs in 2 blocks:
+    # Layer 0: 91 cycles (as above). Its 10 outputs in 2 blocks:
     #   block 0 = features 0..7 -> row 0, lanes 0..7;  block 1 = features 8, 9 -> row 1, lanes 0, 1.
     # Layer 1 reads one chunk per row: chunk 0 = [0..7, -, -, -, -], chunk 1 = [8, 9, -, ...]
     #   -> 2 chunks (not ceil(10/12) = 1), blocks 1, period max(1, 14, 3) = 14;
-    #   layer = 14 + 1*14 + 1 + 3 = 32.
-    # vector = 6 + 89 + 32 + 1 = 128; batch 2: 2 * 127 + 1 = 255
+    #   layer = 14 + 1*14 + 1 + 5 = 34.
+    # vector = 6 + 91 + 34 + 1 = 132; batch 2: 2 * 131 + 1 = 263
     m = make_model({"kind": "tlmm", "group": 3, "tables": 4, "columns": 8}, [64, 10, 5],
                    np.random.default_rng(6))
-    _check_cycles(m, {1: 128, 2: 255}, [89, 32])
+    _check_cycles(m, {1: 132, 2: 263}, [91, 34])
     assert Plan(m).layers[1].in_map.tolist() == [[0, 1, 2, 3, 4, 5, 6, 7, -1, -1, -1, -1],
                           [8, 9, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1]]
 
@@ -223,14 +223,14 @@ def test_cycles_tlmm_two_layers(make_model):
 def test_cycles_addertree_two_blocks_per_row(make_model):
     # addertree lanes 8 N=3, 20 -> 10 -> 4.
     # Layout: subchunks = ceil(3/8) = 1, row_lanes = 8, blocks_per_row = 8 // 3 = 2.
-    # Layer 0: chunks 3, blocks ceil(10/3) = 4, period max(4, 0, 3) = 4; layer = 0 + 2*4 + 4 + 3 = 15.
+    # Layer 0: chunks 3, blocks ceil(10/3) = 4, period max(4, 0, 3) = 4; layer = 0 + 2*4 + 4 + 5 = 17.
     # Its outputs: block b -> row b // 2, lane (b % 2) * 3:
     #   block 0 (0, 1, 2) -> row 0 lanes 0-2; block 1 (3, 4, 5) -> row 0 lanes 3-5;
     #   block 2 (6, 7, 8) -> row 1 lanes 0-2; block 3 (9)       -> row 1 lane 3.
-    # Layer 1: 2 chunks, blocks ceil(4/3) = 2, period max(2, 0, 3) = 3; layer = 0 + 1*3 + 2 + 3 = 8.
-    # vector = 3 + 15 + 8 + 1 = 27; batch 4: 4 * 26 + 1 = 105
+    # Layer 1: 2 chunks, blocks ceil(4/3) = 2, period max(2, 0, 3) = 3; layer = 0 + 1*3 + 2 + 5 = 10.
+    # vector = 3 + 17 + 10 + 1 = 31; batch 4: 4 * 30 + 1 = 121
     m = make_model({"kind": "addertree", "lanes": 8, "columns": 3}, [20, 10, 4], np.random.default_rng(7))
-    _check_cycles(m, {1: 27, 4: 105}, [15, 8])
+    _check_cycles(m, {1: 31, 4: 121}, [17, 10])
     assert Plan(m).layers[1].in_map.tolist() == [[0, 1, 2, 3, 4, 5, -1, -1],
                                                  [6, 7, 8, 9, -1, -1, -1, -1]]
 
@@ -238,15 +238,15 @@ def test_cycles_addertree_two_blocks_per_row(make_model):
 def test_cycles_addertree_subchunks(make_model):
     # addertree lanes 2 N=5, 7 -> 6 -> 3 -> 2.
     # Layout: subchunks = ceil(5/2) = 3, row_lanes = 6, blocks_per_row = 1.
-    # Layer 0: chunks ceil(7/2) = 4, blocks 2, period max(2, 0, 3) = 3; layer = 0 + 3*3 + 2 + 3 = 14.
+    # Layer 0: chunks ceil(7/2) = 4, blocks 2, period max(2, 0, 3) = 3; layer = 0 + 3*3 + 2 + 5 = 16.
     #   outputs: block 0 (0..4) -> row 0 lanes 0-4; block 1 (5) -> row 1 lane 0.
     # Layer 1 reads chunk c = row c // 3, lanes 2*(c % 3) .. +1:
     #   chunk 0 = [0, 1], chunk 1 = [2, 3], chunk 2 = [4, -], chunk 3 = [5, -]  -> 4 chunks,
-    #   blocks 1, period 3; layer = 0 + 3*3 + 1 + 3 = 13.  outputs 0..2 -> row 0 lanes 0-2.
-    # Layer 2: chunk 0 = [0, 1], chunk 1 = [2, -] -> 2 chunks, blocks 1; layer = 0 + 1*3 + 1 + 3 = 7.
-    # vector = 4 + 14 + 13 + 7 + 1 = 39; batch 3: 3 * 38 + 1 = 115
+    #   blocks 1, period 3; layer = 0 + 3*3 + 1 + 5 = 15.  outputs 0..2 -> row 0 lanes 0-2.
+    # Layer 2: chunk 0 = [0, 1], chunk 1 = [2, -] -> 2 chunks, blocks 1; layer = 0 + 1*3 + 1 + 5 = 9.
+    # vector = 4 + 16 + 15 + 9 + 1 = 45; batch 3: 3 * 44 + 1 = 133
     m = make_model({"kind": "addertree", "lanes": 2, "columns": 5}, [7, 6, 3, 2], np.random.default_rng(8))
-    _check_cycles(m, {1: 39, 3: 115}, [14, 13, 7])
+    _check_cycles(m, {1: 45, 3: 133}, [16, 15, 9])
     plan = Plan(m)
     assert plan.layers[1].in_map.tolist() == [[0, 1], [2, 3], [4, -1], [5, -1]]
     assert plan.layers[2].in_map.tolist() == [[0, 1], [2, -1]]
@@ -254,11 +254,11 @@ def test_cycles_addertree_subchunks(make_model):
 
 def test_cycles_digits(digits_yaml):
     # digits: tlmm G=3 T=4 N=8, 64 -> 64 -> 10.
-    # fc1: chunks 6, blocks 8, period max(8, 14, 3) = 14; 14 + 5*14 + 8 + 3 = 95.
+    # fc1: chunks 6, blocks 8, period max(8, 14, 3) = 14; 14 + 5*14 + 8 + 5 = 97.
     # fc2: 8 blocks of layer fc1 -> rows 0..7 (blocks_per_row 1) -> 8 chunks, blocks 2, period 14;
-    #      14 + 7*14 + 2 + 3 = 117.   vector = 6 + 95 + 117 + 1 = 219
+    #      14 + 7*14 + 2 + 5 = 119.   vector = 6 + 97 + 119 + 1 = 223
     from hwgen.model import load_model
-    _check_cycles(load_model(digits_yaml), {1: 219, 2: 2 * 218 + 1}, [95, 117])
+    _check_cycles(load_model(digits_yaml), {1: 223, 2: 2 * 222 + 1}, [97, 119])
 
 
 # ---------------------------------------------------------------------------------------------

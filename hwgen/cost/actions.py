@@ -63,6 +63,7 @@ MEMORY_BLOCKS = {
     "activations": "activation memory",
     "accumulators": "accumulator memory",
     "tables": "lookup tables",
+    "output_queue": "output queue",
 }
 
 
@@ -139,13 +140,25 @@ def _engine_counts(plan) -> dict:
     }
     if tlmm:
         mems["tables"] = _mem(e.table_depth, entry_bits, instances=T * e.table_replicas)
+    out_width = N * plan.out_bits + 1                  # a result beat and its tlast bit
+    if not getattr(plan.model, "memory", None) or not plan.model.memory.stream:
+        from hwgen.rtl.outqueue import queue_depth
+        mems["output_queue"] = _mem(queue_depth(plan.out_beats), out_width)
+    # registers inside the dot block per issued block (hwgen.rtl.tlmm / addertree): the lookups
+    # (flipped, one bit wider than an entry) and the count of negated ones, or the weight word and
+    # the chunk; then the first adder level of each column
+    if tlmm:      # T + 1 terms: pairs one bit wider, an odd last term (the count) passed on
+        level1 = ((T + 1) // 2) * (entry_bits + 2) + (count_bits if (T + 1) % 2 else 0)
+        dot_bits = N * (T * (entry_bits + 1) + count_bits + level1)
+    else:         # L terms of 9 bits
+        dot_bits = e.weight_word_bits + 8 * L + N * ((L // 2) * 10 + (9 if L % 2 else 0))
 
     adds = {name: _add(0, bits) for name, bits in (
         ("table_entries", entry_bits), ("adder_tree", partial_bits),
         ("sign_count", count_bits), ("accumulate", acc_bits), ("requantize", acc_bits))}
     if not tlmm:
         del adds["table_entries"], adds["sign_count"]
-    registers = {"partial_and_accumulator_bits": 0, "output_register_bits": 0}
+    registers = {"pipeline_register_bits": 0, "output_register_bits": 0}
 
     # input vector into the activation buffer: one beat of L bytes per input chunk
     _access(mems["activations"], "writes", plan.input_chunks, 8 * L)
@@ -176,7 +189,7 @@ def _engine_counts(plan) -> dict:
             "requantizations": B * N if lp.layer.requant is not None else 0,
             "activation_writes_bytes": 0 if last else B * N,
             "output_register_bits": B * N * plan.out_bits if last else 0,
-            "register_bits": issues * 2 * N * acc_bits,
+            "register_bits": issues * (2 * N * acc_bits + dot_bits),
             "macs": lp.layer.in_features * lp.layer.out_features,
             "padded_macs": issues * L * N,
         }
@@ -191,6 +204,9 @@ def _engine_counts(plan) -> dict:
         _access(mems["accumulators"], "writes", (C - 1) * B, N * acc_bits)
         if not last:
             _access(mems["activations"], "writes", B, 8 * N)
+        elif "output_queue" in mems:      # each result beat through the output queue
+            _access(mems["output_queue"], "writes", B, out_width)
+            _access(mems["output_queue"], "reads", B, out_width)
         if tlmm:
             _access(mems["tables"], "writes", row["table_entries_written"], entry_bits)
             _access(mems["tables"], "reads", row["lookups"], entry_bits)
@@ -199,7 +215,7 @@ def _engine_counts(plan) -> dict:
         adds["adder_tree"]["count"] += row["adder_tree_adds"]
         adds["accumulate"]["count"] += row["accumulator_adds"]
         adds["requantize"]["count"] += 2 * row["requantizations"]
-        registers["partial_and_accumulator_bits"] += row["register_bits"]
+        registers["pipeline_register_bits"] += row["register_bits"]
         registers["output_register_bits"] += row["output_register_bits"]
 
     keys = ("block_issues", "table_builds", "table_entries_written", "lookups", "additions",

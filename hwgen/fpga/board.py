@@ -309,7 +309,9 @@ class BoardTop(wiring.Component):
             m.d.por += por.eq(0)
         with m.Elif(por != POR_CYCLES):
             m.d.por += por.eq(por + 1)
-        m.d.comb += ResetSignal("sync").eq(por != POR_CYCLES)
+        rst = Signal(init=1, name="por_rst")    # from a flip-flop: it fans out to the whole design
+        m.d.por += rst.eq(por != POR_CYCLES)
+        m.d.comb += ResetSignal("sync").eq(rst)
 
         m.submodules.uart_rx = rx = UartRx(self.divisor)
         m.submodules.uart_tx = tx = UartTx(self.divisor)

@@ -55,7 +55,7 @@ from dataclasses import asdict, dataclass, is_dataclass
 import numpy as np
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HwgenError
@@ -126,6 +126,17 @@ def default_window(plan):
 def fifo_depth(plan, window):
     """Input FIFO entries for ``window``: ``window - 1`` whole RUN frames plus slack."""
     return (window - 1) * (in_payload_size(plan) + 1) + FIFO_SLACK
+
+
+def sums_depth(plan):
+    """Entries of the in_sum FIFO: at least the vectors taken whose replies have not started (those
+    whose output beats the accelerator's output queue holds or reserves, or the hardwired engine's
+    layer pipeline holds), plus one."""
+    if plan.engine.kind == "hardwired":     # vectors overlap in its layer pipeline
+        return len(plan.layers) + 3
+    from hwgen.rtl.outqueue import queue_depth
+    beats = output_beats(plan)
+    return (queue_depth(beats) + 1) // beats + 1
 
 
 def model_fingerprint(model):
@@ -435,13 +446,13 @@ class HostLink(wiring.Component):
     ``m_axis_tdata/tvalid/tready/tlast``
         From the accelerator: output beats, sent as RUN replies; ``tlast`` ends a reply. A beat is
         accepted with its last byte; until then ``tdata`` must stay stable (AXI-Stream rule, kept
-        by the accelerator, which stalls while its output is held).
+        by the accelerator's output queue).
 
     The parser takes one byte per cycle from the FIFO while it is assembling a beat and stops
     while a full beat waits for ``s_axis_tready``, so the FIFO absorbs whatever arrives while the
     accelerator is busy. The reply framer sends an output beat byte by byte from ``m_axis_tdata``
-    and holds ``m_axis_tready`` low meanwhile (the accelerator stalls, which its contract
-    allows). Replies never interleave: IDENTIFY is answered between RUN replies.
+    and holds ``m_axis_tready`` low meanwhile (the accelerator's output queue holds the beat; the
+    accelerator starts a vector only when the queue has room for its replies). Replies never interleave: IDENTIFY is answered between RUN replies.
     """
 
     def __init__(self, plan, *, window=None):
@@ -480,28 +491,36 @@ class HostLink(wiring.Component):
         m.submodules.fifo = fifo = SyncFIFOBuffered(width=8, depth=self.fifo_depth)
         m.d.comb += [fifo.w_data.eq(self.rx.payload), fifo.w_en.eq(self.rx.valid),
                      self.rx.ready.eq(fifo.w_rdy)]
-        byte = fifo.r_data
+        # the FIFO's block RAM output goes straight into a register (its clock-to-output delay
+        # leaves no room for logic behind it): the parser reads `byte` while `byte_valid`
+        byte = Signal(8, reset_less=True)
+        byte_valid = Signal()
+        consume = Signal()              # the parser takes `byte` in this cycle
+        m.d.comb += fifo.r_en.eq(~byte_valid | consume)
+        with m.If(fifo.r_en):
+            m.d.sync += [byte_valid.eq(fifo.r_rdy), byte.eq(fifo.r_data)]
 
-        beat = Signal(8 * L)
+        beat = Signal(8 * L, reset_less=True)
         beat_valid = Signal()
         beat_last = Signal()        # the beat in the register is its vector's last
         beat_sum = Signal(8)        # in_sum of that vector (valid with beat_last)
-        vec_sum = Signal(8)         # in_sum of the vector the accelerator took last
         lane = counter(L, "lane")
         nbeat = counter(n_in, "nbeat")
         run_sum = Signal(8)
         ident_req = Signal()
 
+        # in_sum of each vector the accelerator took, until its reply starts (the accelerator's
+        # output queue lets it take vectors while replies are pending)
+        m.submodules.sums = sums = SyncFIFO(width=8, depth=sums_depth(plan))
         m.d.comb += [self.s_axis_tdata.eq(beat), self.s_axis_tvalid.eq(beat_valid)]
         with m.If(beat_valid & self.s_axis_tready):
             m.d.sync += beat_valid.eq(0)
-            with m.If(beat_last):
-                m.d.sync += vec_sum.eq(beat_sum)
+        m.d.comb += [sums.w_data.eq(beat_sum), sums.w_en.eq(beat_valid & self.s_axis_tready & beat_last)]
 
         with m.FSM(name="parser"):
             with m.State("IDLE"):
-                m.d.comb += fifo.r_en.eq(1)
-                with m.If(fifo.r_rdy):
+                m.d.comb += consume.eq(byte_valid)
+                with m.If(byte_valid):
                     with m.If(byte == CMD_RUN):
                         m.d.sync += [lane.eq(0), nbeat.eq(0), run_sum.eq(0)]
                         m.next = "PAYLOAD"
@@ -509,7 +528,7 @@ class HostLink(wiring.Component):
                         m.d.sync += ident_req.eq(1)
             with m.State("PAYLOAD"):
                 take = Signal()
-                m.d.comb += [take.eq(fifo.r_rdy & ~beat_valid), fifo.r_en.eq(~beat_valid)]
+                m.d.comb += [take.eq(byte_valid & ~beat_valid), consume.eq(take)]
                 with m.If(take):
                     m.d.sync += [beat.eq(Cat(beat[8:], byte)), run_sum.eq(run_sum + byte),
                                  lane.eq(lane + 1)]
@@ -520,9 +539,12 @@ class HostLink(wiring.Component):
                         with m.If(nbeat == n_in - 1):
                             m.next = "IDLE"
 
-        # ---- output: m_axis -> reply framer -> tx ----
-        # The framer sends the beat's bytes straight from m_axis_tdata and accepts the beat with its
-        # last byte: the accelerator holds tdata stable while tvalid is high and tready low.
+        # ---- output: m_axis -> beat register -> reply framer -> tx ----
+        # An output beat is taken whenever the beat register is empty (so m_axis_tready comes
+        # straight from a flip-flop); the framer sends its bytes from there, shifting.
+        obuf = Signal(len(self.m_axis_tdata), reset_less=True)
+        obuf_full = Signal()
+        olast = Signal()
         obyte = counter(ob_bytes, "obyte")
         out_sum = Signal(8)
         in_sum = Signal(8)
@@ -538,47 +560,67 @@ class HostLink(wiring.Component):
         with m.If(self.rx_frame_error):
             m.d.sync += status[1].eq(1)
 
+        m.d.comb += self.m_axis_tready.eq(~obuf_full)
+        with m.If(~obuf_full & self.m_axis_tvalid):
+            m.d.sync += [obuf.eq(self.m_axis_tdata), olast.eq(self.m_axis_tlast), obuf_full.eq(1)]
+
+        # the framer hands bytes to a one-byte register in front of ``tx`` (it takes a byte only
+        # when empty, so no combinational path runs from the UART back into the framer)
+        fr = stream.Signature(8).create(path=("framer",))
+        tx_byte = Signal(8, reset_less=True)
+        tx_full = Signal()
+        m.d.comb += [fr.ready.eq(~tx_full), self.tx.payload.eq(tx_byte), self.tx.valid.eq(tx_full)]
+        with m.If(fr.valid & fr.ready):
+            m.d.sync += [tx_byte.eq(fr.payload), tx_full.eq(1)]
+        with m.Elif(self.tx.ready):
+            m.d.sync += tx_full.eq(0)
+
         with m.FSM(name="framer"):
             with m.State("IDLE"):
-                with m.If(self.m_axis_tvalid):
-                    m.d.sync += [in_sum.eq(vec_sum), out_sum.eq(0), obyte.eq(0)]
+                with m.If(obuf_full):
+                    m.d.comb += sums.r_en.eq(1)
+                    m.d.sync += [in_sum.eq(sums.r_data), out_sum.eq(0), obyte.eq(0)]
                     m.next = "TAG"
                 with m.Elif(ident_req):
                     m.d.sync += [ident_req.eq(0), idx.eq(0)]
                     m.next = "IDENT"
             with m.State("TAG"):
-                m.d.comb += [self.tx.payload.eq(CMD_RUN), self.tx.valid.eq(1)]
-                with m.If(self.tx.ready):
+                m.d.comb += [fr.payload.eq(CMD_RUN), fr.valid.eq(1)]
+                with m.If(fr.ready):
                     m.next = "DATA"
             with m.State("DATA"):
-                data = self.m_axis_tdata.word_select(obyte, 8) if ob_bytes > 1 else self.m_axis_tdata[:8]
-                m.d.comb += [self.tx.payload.eq(data), self.tx.valid.eq(self.m_axis_tvalid)]
-                with m.If(self.tx.valid & self.tx.ready):
-                    m.d.sync += [out_sum.eq(out_sum + data), obyte.eq(obyte + 1)]
+                m.d.comb += [fr.payload.eq(obuf[:8]), fr.valid.eq(1)]
+                with m.If(fr.ready):
+                    m.d.sync += [out_sum.eq(out_sum + obuf[:8]), obuf.eq(obuf >> 8), obyte.eq(obyte + 1)]
                     with m.If(obyte == ob_bytes - 1):
-                        m.d.comb += self.m_axis_tready.eq(1)
-                        m.d.sync += obyte.eq(0)
-                        with m.If(self.m_axis_tlast):
-                            m.next = "IN_SUM"
+                        m.d.sync += [obuf_full.eq(0), obyte.eq(0)]
+                        m.next = "BEAT_END"
+            with m.State("BEAT_END"):           # olast still describes the beat just sent
+                m.next = "IN_SUM"
+                with m.If(~olast):
+                    m.next = "NEXT"
+            with m.State("NEXT"):
+                with m.If(obuf_full):
+                    m.next = "DATA"
             with m.State("IN_SUM"):
-                m.d.comb += [self.tx.payload.eq(in_sum), self.tx.valid.eq(1)]
-                with m.If(self.tx.ready):
+                m.d.comb += [fr.payload.eq(in_sum), fr.valid.eq(1)]
+                with m.If(fr.ready):
                     m.next = "OUT_SUM"
             with m.State("OUT_SUM"):
-                m.d.comb += [self.tx.payload.eq(out_sum), self.tx.valid.eq(1)]
-                with m.If(self.tx.ready):
+                m.d.comb += [fr.payload.eq(out_sum), fr.valid.eq(1)]
+                with m.If(fr.ready):
                     m.next = "IDLE"
             with m.State("IDENT"):
-                m.d.comb += self.tx.valid.eq(1)
+                m.d.comb += fr.valid.eq(1)
                 with m.Switch(idx):
                     for i, b in enumerate(ident):
                         with m.Case(i):
                             if i == 1 + STATUS_OFFSET:
-                                m.d.comb += [self.tx.payload.eq(status),
-                                             status_clear.eq(self.tx.ready)]
+                                m.d.comb += [fr.payload.eq(status),
+                                             status_clear.eq(fr.ready)]
                             else:
-                                m.d.comb += self.tx.payload.eq(b)
-                with m.If(self.tx.ready):
+                                m.d.comb += fr.payload.eq(b)
+                with m.If(fr.ready):
                     m.d.sync += idx.eq(idx + 1)
                     with m.If(idx == len(ident) - 1):
                         m.next = "IDLE"

@@ -5,11 +5,11 @@ from amaranth.lib import enum, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..engine import DRAIN
+from ..engine import DRAIN, STAGE_ACC_READ, STAGE_WRITE
 from ..streaming import memory_of, tile_plan
 from .addertree import AdderTreeDot
 from .arith import requantize
-from .stall import stalled_core
+from .outqueue import OutputQueue
 from .tlmm import TlmmDot
 from .weightbuf import WeightBuffer
 
@@ -70,7 +70,23 @@ class Accelerator(wiring.Component):
         if self.stream is not None:
             return self._elaborate_stream()
         m = Module()
-        stalled_core(m, self, _Core(self.plan))
+        m.submodules.core = core = _Core(self.plan)
+        m.submodules.queue = queue = OutputQueue(self.plan.out_bits * self.plan.columns, self.plan.out_beats)
+        accept = Signal()               # a vector may start: its output beats are reserved
+        m.d.comb += [
+            accept.eq(~core.in_first | queue.can_reserve),
+            core.in_data.eq(self.s_axis_tdata),
+            core.in_valid.eq(self.s_axis_tvalid & accept),
+            self.s_axis_tready.eq(core.in_ready & accept),
+            queue.reserve.eq(core.in_first & self.s_axis_tvalid & queue.can_reserve),
+            queue.w_data.eq(core.out_data),
+            queue.w_last.eq(core.out_last),
+            queue.w_en.eq(core.out_valid),
+            self.m_axis_tdata.eq(queue.m_axis_tdata),
+            self.m_axis_tvalid.eq(queue.m_axis_tvalid),
+            self.m_axis_tlast.eq(queue.m_axis_tlast),
+            queue.m_axis_tready.eq(self.m_axis_tready),
+        ]
         return m
 
     def _elaborate_stream(self):
@@ -119,6 +135,7 @@ class _Core(Elaboratable):
         self.out_data = Signal(plan.out_bits * plan.columns)
         self.out_valid = Signal()
         self.out_last = Signal()
+        self.in_first = Signal()        # loading, and the next input beat is a vector's first
 
     def elaborate(self, platform):
         plan = self.plan
@@ -187,7 +204,8 @@ class _Core(Elaboratable):
         fetch = Signal()
         m.d.comb += fetch.eq(((state == State.BUILD) & (cycle == 0)) |
                              (is_run & (cycle == 0) & ((chunk != last_chunk[layer]) if tlmm else 1)))
-        m.d.comb += self.in_ready.eq(state == State.LOAD)
+        m.d.comb += [self.in_ready.eq(state == State.LOAD),
+                     self.in_first.eq((state == State.LOAD) & (chunk == 0))]
 
         with m.Switch(state):
             with m.Case(State.LOAD):
@@ -246,24 +264,29 @@ class _Core(Elaboratable):
         chunk_lanes = [chunk_bits[8 * x:8 * x + 8].as_signed() for x in range(L)]
 
         # ---- pipeline control: S1 (weights, partial sums), S2 (accumulate), S3 (write) ----
+        def field(limit, name):     # a pipeline field: meaningful only while its stage is valid
+            return Signal(range(max(2, limit)), name=name, reset_less=True)
+
         def stage(name):
             return {
                 "valid": Signal(name=f"{name}_valid"),
-                "block": counter(plan.acc_depth, f"{name}_block"),
-                "first": Signal(name=f"{name}_first"),
-                "last": Signal(name=f"{name}_last"),
-                "bank": Signal(name=f"{name}_bank"),
-                "row": counter(plan.act_rows, f"{name}_row"),
-                "slot": counter(Q, f"{name}_slot"),
-                "layer": counter(NL, f"{name}_layer"),
+                "block": field(plan.acc_depth, f"{name}_block"),
+                "first": field(2, f"{name}_first"),
+                "last": field(2, f"{name}_last"),
+                "bank": field(2, f"{name}_bank"),
+                "row": field(plan.act_rows, f"{name}_row"),
+                "slot": field(Q, f"{name}_slot"),
+                "layer": field(NL, f"{name}_layer"),
             }
-        s1, s2, s3 = stage("s1"), stage("s2"), stage("s3")
+        st = [None] + [stage(f"s{i}") for i in range(1, STAGE_WRITE + 1)]
+        s1, s_acc, s_write = st[1], st[STAGE_ACC_READ + 1], st[STAGE_WRITE]
         m.d.sync += [
             s1["valid"].eq(issue), s1["block"].eq(cycle), s1["first"].eq(chunk == 0),
             s1["last"].eq(chunk == last_chunk[layer]), s1["bank"].eq(chunk[0]),
             s1["row"].eq(cur_row), s1["slot"].eq(cur_slot), s1["layer"].eq(layer),
         ]
-        m.d.sync += [s2[k].eq(s1[k]) for k in s1] + [s3[k].eq(s2[k]) for k in s2]
+        for a, b in zip(st[1:], st[2:]):
+            m.d.sync += [b[k].eq(a[k]) for k in a]
 
         # S0 -> S1: weight word
         if rom:
@@ -280,20 +303,22 @@ class _Core(Elaboratable):
         else:
             m.submodules.dot = dot = AdderTreeDot(e)
         m.d.comb += [dot.weights.eq(w_data)] + [dot.chunk[x].eq(chunk_lanes[x]) for x in range(L)]
-        partial = [Signal(signed(plan.acc_bits), name=f"partial{n}") for n in range(N)]
+        # partial sums registered DOT_STAGES + 1 cycles after S1; the accumulator read meanwhile
+        partial = [Signal(signed(plan.acc_bits), name=f"partial{n}", reset_less=True) for n in range(N)]
         m.d.sync += [partial[n].eq(dot.partial[n]) for n in range(N)]
-        m.d.comb += c_rd.addr.eq(s1["block"])
+        m.d.comb += c_rd.addr.eq(st[STAGE_ACC_READ]["block"])
 
-        # S2: accumulate
-        acc = [Signal(signed(plan.acc_bits), name=f"acc{n}") for n in range(N)]
+        # accumulate
+        acc = [Signal(signed(plan.acc_bits), name=f"acc{n}", reset_less=True) for n in range(N)]
         for n in range(N):
             old = c_rd.data[n * plan.acc_bits:(n + 1) * plan.acc_bits].as_signed()
-            with m.If(s2["first"]):
+            with m.If(s_acc["first"]):
                 m.d.sync += acc[n].eq(partial[n])
             with m.Else():
                 m.d.sync += acc[n].eq(old + partial[n])
 
-        # S3: write back, or requantize into the next bank / the output register
+        # write back, or requantize into the next bank / the output
+        s3 = s_write
         final = s3["layer"] == NL - 1
         m.d.comb += [c_wr.addr.eq(s3["block"]), c_wr.data.eq(Cat(*acc)),
                      c_wr.en.eq(s3["valid"] & ~s3["last"])]
@@ -321,9 +346,11 @@ class _Core(Elaboratable):
 
         out_lanes = [Signal(signed(plan.out_bits), name=f"out{n}") for n in range(N)]
         m.d.comb += [out_lanes[n].eq(acc[n] if plan.out_acc else rq[n]) for n in range(N)]
-        m.d.sync += [
-            self.out_valid.eq(s3["valid"] & s3["last"] & final),
-            self.out_data.eq(Cat(*out_lanes)),
-            self.out_last.eq(s3["block"] == layers[-1].blocks - 1),
-        ]
+        result = [self.out_valid.eq(s3["valid"] & s3["last"] & final),
+                  self.out_data.eq(Cat(*out_lanes)),
+                  self.out_last.eq(s3["block"] == layers[-1].blocks - 1)]
+        if self.stream:
+            m.d.sync += result          # the output register (frozen with the engine)
+        else:
+            m.d.comb += result          # into the output queue, which registers it
         return m

@@ -1,12 +1,13 @@
-"""Table-lookup ternary matmul (TLMM) datapath: ``TableBuilder`` and ``TlmmDot``."""
+"""Table-lookup ternary matmul (TLMM) datapath: ``TlmmDot`` (table builder, tables, lookup adders)."""
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..engine import DOT_STAGES
 from ..sim import balanced_digits
-from .arith import signed_sum, tree_sum
+from .arith import flip_terms, register, staged_tree_sum, tree_sum
 
 
 def table_shape(engine):
@@ -18,15 +19,20 @@ class TlmmDot(wiring.Component):
     """Tables, their builder, and the lookup adders of a TLMM engine.
 
     Build side: ``build_start`` (one cycle) latches ``build_bank``; ``chunk`` must hold the
-    chunk's ``lanes`` int8 activations from the next cycle for ``entries`` cycles, while entry
-    ``j = 0 .. entries - 1`` of every table is written to bank ``build_bank``, one per cycle.
+    chunk's ``lanes`` int8 activations in the next cycle (the builder keeps a copy). Entry
+    ``j = 0 .. entries - 1`` of every table is then written to bank ``build_bank``, one per cycle,
+    from a register: entry 0 is 0, entry 1 is the group's first activation (taken straight from
+    ``chunk``), and entry ``j + 1`` is summed from the copy while entry ``j`` is written.
     The tables are distributed RAM: each table is replicated ``ceil(columns / read_ports)`` times,
     each copy with ``read_ports`` asynchronous read ports and one write port, and holds two banks
     of ``2**mag_bits`` entries so a chunk's tables are built while the previous chunk's are read.
 
-    Lookup side (combinational): ``weights`` is one weight-memory word (``columns * tables``
-    indices of ``index_bits``: sign above magnitude), ``bank`` selects the table bank, and
-    ``partial[n]`` is the sum over tables of the signed entries the column's indices select.
+    Lookup side: ``weights`` is one weight-memory word (``columns * tables`` indices of
+    ``index_bits``: sign above magnitude) and ``bank`` the table bank, both in the same cycle.
+    The lookups (sign folded in as a bit flip plus a count of negated lookups) are registered, the
+    first level of the adder tree is registered, and ``partial[n]`` (combinational from those
+    registers, ``DOT_STAGES`` cycles after ``weights``) is the sum over tables of the signed entries
+    column ``n``'s indices select.
     """
 
     def __init__(self, engine):
@@ -56,17 +62,40 @@ class TlmmDot(wiring.Component):
             m.d.sync += j.eq(j + 1)
             with m.If(j == e.entries - 1):
                 m.d.sync += building.eq(0)
+        first = Signal()                # the cycle that writes entry 0 (the chunk is on `chunk`)
+        m.d.comb += first.eq(building & (j == 0))
 
+        # digit selects of the entry summed in this cycle (entry j + 1), registered: loaded with
+        # the digits of entry 2 when entry 1 is taken from `chunk`, then advanced every cycle
         digits = balanced_digits(e.group)
-        pos = [Array(Const(int(digits[k, i] == 1), 1) for k in range(e.entries))[j] for i in range(e.group)]
-        neg = [Array(Const(int(digits[k, i] == -1), 1) for k in range(e.entries))[j] for i in range(e.group)]
+
+        def digit_rom(value):
+            """Bit i of word k: digit i of entry k + 2 equals ``value`` (0 past the last entry)."""
+            words = [sum(1 << i for i in range(e.group) if k + 2 < e.entries and digits[k + 2, i] == value)
+                     for k in range(e.entries)]
+            return Array(Const(w, e.group) for w in words)
+        pos = Signal(e.group, reset_less=True)
+        neg = Signal(e.group, reset_less=True)
+        with m.If(building):
+            m.d.sync += [pos.eq(digit_rom(1)[j]), neg.eq(digit_rom(-1)[j])]
+
+        lanes = [Signal(signed(8), name=f"lane{x}", reset_less=True) for x in range(e.lanes)]
+        nlanes = [Signal(signed(9), name=f"nlane{x}", reset_less=True) for x in range(e.lanes)]
+        with m.If(first):
+            m.d.sync += [lanes[x].eq(self.chunk[x]) for x in range(e.lanes)]
+            m.d.sync += [nlanes[x].eq(-self.chunk[x]) for x in range(e.lanes)]
 
         terms_of_column = [[] for _ in range(e.columns)]
         for t in range(e.tables):
-            group = self.chunk[t * e.group:(t + 1) * e.group]
-            terms = [Mux(pos[i], group[i], Mux(neg[i], -group[i], 0)) for i in range(e.group)]
-            entry = Signal(self.entry_shape, name=f"entry{t}")
-            m.d.comb += entry.eq(tree_sum(terms))
+            g = range(t * e.group, (t + 1) * e.group)
+            terms = [Mux(pos[i], lanes[x], Mux(neg[i], nlanes[x], 0)) for i, x in enumerate(g)]
+            entry = Signal(self.entry_shape, name=f"entry{t}", reset_less=True)
+            with m.If(self.build_start):
+                m.d.sync += entry.eq(0)
+            with m.Elif(first):
+                m.d.sync += entry.eq(self.chunk[g[0]])
+            with m.Else():
+                m.d.sync += entry.eq(tree_sum(terms))
             for r in range(e.table_replicas):
                 cols = range(r * e.read_ports, min(e.columns, (r + 1) * e.read_ports))
                 mem = Memory(shape=self.entry_shape, depth=e.table_depth, init=[])
@@ -78,7 +107,12 @@ class TlmmDot(wiring.Component):
                     rp = mem.read_port(domain="comb")
                     m.d.comb += rp.addr.eq(Cat(idx[:e.mag_bits], self.bank))
                     terms_of_column[n].append((rp.data, idx[e.mag_bits]))
+
+        # ---- lookup adders: stage 1 registers the lookups, stage 2 the first adder level ----
         for n in range(e.columns):
             values, signs = zip(*terms_of_column[n])
-            m.d.comb += self.partial[n].eq(signed_sum(values, signs))
+            flipped, count = flip_terms(values, signs)
+            staged = [register(m, v, f"look{n}_{t}") for t, v in enumerate(flipped)]
+            staged.append(register(m, count, f"negs{n}"))
+            m.d.comb += self.partial[n].eq(staged_tree_sum(m, staged, DOT_STAGES - 1, f"sum{n}"))
         return m
