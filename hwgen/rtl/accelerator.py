@@ -34,15 +34,19 @@ class Accelerator(wiring.Component):
         Output beats of ``columns`` results (8-bit, or 32-bit accumulators for ``output: acc``);
         beat ``b`` carries outputs ``b * columns ..``; ``tlast`` marks the last beat of a vector.
 
-    Timing: see ``hwgen.plan``. ``s_axis_tready`` is high only while loading. With the output
-    always ready the schedule is fixed (``Plan.total_cycles``); each cycle the output is held
-    (``tvalid`` and not ``tready``) stalls the whole engine by exactly one cycle.
+    Timing: see ``hwgen.plan`` and the stage constants of ``hwgen.engine``. ``s_axis_tready`` is
+    high only while loading, and for a vector's first beat only when the output queue
+    (``hwgen.rtl.outqueue``) can reserve room for all of the vector's output beats: ``m_axis``
+    backpressure moves the queue, never the engine. With the output always ready the schedule is
+    fixed (``Plan.total_cycles``); for a ready pattern, ``Plan.output_schedule``.
 
     With ``memory: {weights: stream}`` (``hwgen.streaming``) the weights are not a ROM but come in on
     ``s_axis_weights_tdata/tvalid/tready`` (``dram_bits`` wide: the words of
     ``Plan.weight_memory``, each ``ceil(word_bits / dram_bits)`` beats, little-endian, once per
     vector) into a ``WeightBuffer``. In a cycle where the engine would issue a word of a tile that
-    is not complete, the engine is frozen (one cycle lost) and ``m_axis_tvalid`` is held low.
+    is not complete, the engine is frozen (one cycle lost) and ``m_axis_tvalid`` is held low; this
+    variant has no output queue: a held output beat freezes the engine too, one cycle per held
+    cycle (``hwgen.streaming.StreamModel``).
     """
 
     def __init__(self, plan):

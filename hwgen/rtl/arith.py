@@ -42,16 +42,14 @@ def staged_tree_sum(m, terms, levels, name):
     return tree_sum(terms)
 
 
-def flip_terms(values, negate):
-    """(flipped, count): sum_i (-values[i] if negate[i] else values[i]) = sum(flipped) + count.
+def sign_flip(value, negate):
+    """``value`` (signed) with all bits inverted when ``negate``, one bit wider: ``-value - 1``.
 
-    Two's complement: -v = ~v + 1, so each negated term becomes ``v ^ 1...1`` and the +1s are
-    added once as the count of negated terms, without a negator per term.
+    Two's complement: -v = ~v + 1, so a sum of terms some of which are negated is the sum of the
+    flipped terms plus the count of negated ones, without a negator per term.
     """
-    width = max(len(v) for v in values) + 1
-    flipped = [v.as_signed() ^ n.replicate(width).as_signed() for v, n in zip(values, negate)]
-    count = tree_sum(n.as_unsigned() for n in negate)
-    return flipped, count
+    width = len(value) + 1
+    return value.as_signed() ^ negate.replicate(width).as_signed()
 
 
 def requantize(acc, shift, relu):

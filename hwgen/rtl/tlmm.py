@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..engine import DOT_STAGES
 from ..sim import balanced_digits
-from .arith import flip_terms, register, staged_tree_sum, tree_sum
+from .arith import register, sign_flip, staged_tree_sum, tree_sum
 
 
 def table_shape(engine):
@@ -29,8 +29,9 @@ class TlmmDot(wiring.Component):
 
     Lookup side: ``weights`` is one weight-memory word (``columns * tables`` indices of
     ``index_bits``: sign above magnitude) and ``bank`` the table bank, both in the same cycle.
-    The lookups (sign folded in as a bit flip plus a count of negated lookups) are registered, the
-    first level of the adder tree is registered, and ``partial[n]`` (combinational from those
+    The lookups (with their index's sign bit) and each column's count of negated lookups are
+    registered; the sign is folded in as a bit flip in front of the first adder level (plus the
+    count), whose sums are registered too; and ``partial[n]`` (combinational from those
     registers, ``DOT_STAGES`` cycles after ``weights``) is the sum over tables of the signed entries
     column ``n``'s indices select.
     """
@@ -111,8 +112,9 @@ class TlmmDot(wiring.Component):
         # ---- lookup adders: stage 1 registers the lookups, stage 2 the first adder level ----
         for n in range(e.columns):
             values, signs = zip(*terms_of_column[n])
-            flipped, count = flip_terms(values, signs)
-            staged = [register(m, v, f"look{n}_{t}") for t, v in enumerate(flipped)]
-            staged.append(register(m, count, f"negs{n}"))
-            m.d.comb += self.partial[n].eq(staged_tree_sum(m, staged, DOT_STAGES - 1, f"sum{n}"))
+            looks = [register(m, Cat(v, sg), f"look{n}_{t}") for t, (v, sg) in enumerate(zip(values, signs))]
+            count = register(m, tree_sum(sg.as_unsigned() for sg in signs), f"negs{n}")
+            # the sign flips sit in front of the first adder level (they fold into its LUTs)
+            flipped = [sign_flip(lk[:-1].as_signed(), lk[-1]) for lk in looks]
+            m.d.comb += self.partial[n].eq(staged_tree_sum(m, flipped + [count], DOT_STAGES - 1, f"sum{n}"))
         return m
