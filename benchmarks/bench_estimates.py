@@ -6,28 +6,31 @@ top ``hwgen_top``) for one FPGA family with Yosys, *without flattening*, so that
 estimator reports can be counted apart:
 
 - ``dot``: the Amaranth module ``hwgen_top.core.dot`` (``TlmmDot`` / ``AdderTreeDot``);
-- ``core``: everything else (``hwgen_top.core`` without its ``dot`` instance, plus ``hwgen_top``).
+- ``core``: every other module (``hwgen_top.core`` without its ``dot`` instance, the output
+  queue ``hwgen_top.queue``, and ``hwgen_top``), grouped by ``hwgen.fpga.yosys.block_of`` as
+  ``hwgen build --target fpga`` groups them.
 
-Synthesis commands (those of ``hwgen.synth`` minus flattening, plus ``-noclkbuf`` on Xilinx, which
-only drops the one BUFG that ``hwgen.synth`` does not count anyway):
-``synth_xilinx -family xcup -noiopad -noclkbuf``, ``synth_ecp5 -noflatten``,
-``synth_ice40 -dsp -noflatten``, then ``stat -json``; per-module primitive counts are summarized
+Synthesis: ``hwgen.synth.synthesize(..., flatten=False)``, i.e. ``hwgen.synth``'s command with
+the hierarchy kept (``synth_command(family, flatten=False)``: ``synth_xilinx -family xcup
+-noiopad``, ``synth_ecp5 -noflatten``, ``synth_ice40 -dsp -noflatten``), the command
+``hwgen build --target fpga`` counts its blocks with; per-module primitive counts are summarized
 with ``hwgen.synth.summarize`` (so LUT / FF / carry / LUTRAM / BRAM conventions are the same as
 hwgen.synth's). ``--flat-check`` additionally synthesizes the FLAT_CHECK configurations flattened
-(the ``hwgen.synth`` command itself) and compares the totals, to show what keeping the hierarchy
-costs or saves.
+(the ``hwgen.synth`` default) and compares the totals, to show what keeping the hierarchy costs
+or saves.
 
 Error metric: relative error = |est - syn| / max(syn, 1) per quantity (0 when both are 0).
 Quantities: ``lut`` (logic LUTs; on ECP5 plus the 2 LUT4 sites of each CCU2C carry cell, i.e.
 ``lut + carry_luts``), ``ff``, ``mem_blocks`` (block RAM: RAMB36 equivalents on xcup, DP16KD on
-ECP5, SB_RAM40_4K on iCE40), ``lutram_luts`` (LUTs used as distributed RAM), and ``lut_equiv``.
+ECP5, SB_RAM40_4K on iCE40), ``lutram_luts`` (LUTs used as distributed RAM or SRL16E shift
+registers), and ``lut_equiv``.
 The goal (issue): mean <= 10 % and worst <= 25 % for LUT, FF and memory blocks.
 
 Fitting set and evaluation set. hwgen.estimate's per-family constants (``COEF``: LUT sites per
 hardware feature) are fitted by ``--calibrate`` (non-negative least squares on relative error):
 
 - the dot constants on MICRO, the dot block alone (TlmmDot for G = 2, 3, 4 and T = 1 .. 8,
-  AdderTreeDot for L = 2 .. 16, each with 1 and 3 columns; iCE40: the smaller ones);
+  AdderTreeDot for L = 2 .. 24, each with 1 and 3 columns; iCE40: the smaller ones);
 - the core constants on the core blocks of the ``c_*`` configurations (``fit`` = True: small,
   cheap dot blocks, varied columns, layers, row layout and memory depth).
 
@@ -37,9 +40,9 @@ Flip-flops and memory primitives have no fitted constant at all.
 
 Usage: python benchmarks/bench_estimates.py [--jobs 2] [--only NAME,...] [--families xcup,ecp5,ice40]
                                             [--flat-check] [--timeout S] [--no-synth] [--calibrate]
-Synthesis results are cached in /tmp/est-cache (or $HWGEN_EST_CACHE) keyed by the sha256 of the
-Verilog, the Yosys script and the Yosys version: a design is never synthesized twice. Yosys runs
-under ``nice -n 10``. Writes reports/bench_estimates.json and reports/bench_estimates.md.
+Synthesis results are cached in build/bench/estimates/cache (or $HWGEN_EST_CACHE) keyed by the sha256 of the
+Verilog, the synthesis command and the Yosys version: a design is never synthesized twice. Yosys
+runs under ``nice -n 10``. Writes reports/bench_estimates.json and reports/bench_estimates.md.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from hwgen.errors import HwgenError  # noqa: E402
 from hwgen.fpga.yosys import block_of  # noqa: E402
 from hwgen.synth import summarize, synth_command, synthesize  # noqa: E402
 
-CACHE = Path(os.environ.get("HWGEN_EST_CACHE", "/tmp/est-cache"))
+CACHE = Path(os.environ.get("HWGEN_EST_CACHE", common.BUILD / "estimates" / "cache"))
 WORK = common.BUILD / "estimates"
 TOP = "hwgen_top"
 
@@ -123,7 +126,7 @@ CONFIGS = [
 MICRO = ([("tlmm", g, t, n) for g in (2, 3, 4) for t in (1, 2, 4, 8) for n in (1, 3)]
          + [("tlmm", g, t, n) for g in (2, 3) for t in (3, 6) for n in (1, 3)]
          + [("tlmm", 3, 5, n) for n in (1, 3)]
-         + [("addertree", 1, l, n) for l in (2, 3, 4, 6, 8, 12, 16) for n in (1, 3)])
+         + [("addertree", 1, l, n) for l in (2, 3, 4, 6, 8, 12, 16, 20, 24) for n in (1, 3)])
 MICRO_FAMILIES = ("xcup", "ecp5", "ice40")
 #: iCE40 calibration: the smaller designs only
 MICRO_ICE40 = [m for m in MICRO if m[0] == "addertree" and m[2] in (2, 4, 8)
@@ -284,42 +287,26 @@ def _lut_sites(s):
 def _nnls_rel(X, y):
     """Non-negative least squares on relative errors (rows scaled by 1 / y)."""
     import numpy as np
-    from scipy.optimize import nnls
+    from scipy.optimize import lsq_linear
     X, y = np.array(X, float), np.array(y, float)
     w = 1.0 / np.maximum(y, 1.0)
-    c, _ = nnls(X * w[:, None], y * w)
-    return c
+    # bounded least squares (scipy's nnls crashes on some underdetermined systems)
+    return lsq_linear(X * w[:, None], y * w, bounds=(0, np.inf), method="bvls").x
 
 
-def calibrate(args, version, digest):
-    """Fit hwgen.estimate.COEF: LUT sites per feature, non-negative least squares.
-
-    dot_tlmm / dot_addertree: on the calibration designs MICRO (the dot block alone, 1 and 3
-    columns); core: on the core blocks of the configurations marked ``fit``. Prints COEF (paste
-    it into hwgen/estimate.py) and writes it to build/bench/estimates/coef.json.
-    """
+def fit_coef(micro, cfgs):
+    """hwgen.estimate.COEF fitted on synthesis results: ``micro`` {(MICRO entry, family): result}
+    (dot constants, per engine kind), ``cfgs`` {(name, family): (config, result)} (core
+    constants, on the configurations marked ``fit``)."""
     from hwgen.engine import EngineParams
     from hwgen import estimate as est
-
-    tasks = [{"micro": m, "family": f} for f in MICRO_FAMILIES for m in MICRO
-             if f != "ice40" or m in MICRO_ICE40]
-    tasks += [{"cfg": c, "family": f, "flat": False} for c in CONFIGS if c[8] for f in c[7]]
-    for t in tasks:
-        t.update(digest=digest, version=version, timeout=args.timeout)
-    results = {}
-    with ProcessPoolExecutor(max_workers=max(1, args.jobs), initializer=_nice) as pool:
-        futs = [pool.submit(_micro_job if "micro" in t else _job, t) for t in tasks]
-        for f in as_completed(futs):
-            task, r = f.result()
-            key = ("micro",) + tuple(task["micro"]) if "micro" in task else ("cfg", task["cfg"][0])
-            results[key + (task["family"],)] = r
     coef = {}
     for fam in MICRO_FAMILIES:
         coef[fam] = {}
         for kind in ("tlmm", "addertree"):
             X, y = [], []
             for m in MICRO:
-                r = results.get(("micro",) + m + (fam,))
+                r = micro.get((m, fam))
                 if m[0] != kind or not r or "modules" not in r:
                     continue
                 plan = make_plan(common.random_model(EngineParams(m[0], m[1], m[2], m[3], 4),
@@ -331,9 +318,8 @@ def calibrate(args, version, digest):
             c = _nnls_rel(X, y)
             coef[fam][f"dot_{kind}"] = {k: round(float(v), 4) for k, v in zip(names, c)}
         X, y = [], []
-        for cfg in CONFIGS:
-            r = results.get(("cfg", cfg[0], fam))
-            if not cfg[8] or not r or "modules" not in r:
+        for (name, f), (cfg, r) in sorted(cfgs.items()):
+            if f != fam or not cfg[8] or not r or "modules" not in r:
                 continue
             plan = make_plan(config_model(cfg))
             feats = est.core_features(plan, fam)
@@ -344,6 +330,31 @@ def calibrate(args, version, digest):
             y.append(_lut_sites(block_summaries(r["modules"], fam)["core"]) - mem)
         c = _nnls_rel(X, y)
         coef[fam]["core"] = {k: round(float(v), 4) for k, v in zip(names, c)}
+    return coef
+
+
+def calibrate(args, version, digest):
+    """Fit hwgen.estimate.COEF: LUT sites per feature, non-negative least squares.
+
+    dot_tlmm / dot_addertree: on the calibration designs MICRO (the dot block alone, 1 and 3
+    columns); core: on the core blocks of the configurations marked ``fit``. Prints COEF (paste
+    it into hwgen/estimate.py) and writes it to build/bench/estimates/coef.json.
+    """
+    tasks = [{"micro": m, "family": f} for f in MICRO_FAMILIES for m in MICRO
+             if f != "ice40" or m in MICRO_ICE40]
+    tasks += [{"cfg": c, "family": f, "flat": False} for c in CONFIGS if c[8] for f in c[7]]
+    for t in tasks:
+        t.update(digest=digest, version=version, timeout=args.timeout)
+    micro, cfgs = {}, {}
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs), initializer=_nice) as pool:
+        futs = [pool.submit(_micro_job if "micro" in t else _job, t) for t in tasks]
+        for f in as_completed(futs):
+            task, r = f.result()
+            if "micro" in task:
+                micro[(tuple(task["micro"]), task["family"])] = r
+            else:
+                cfgs[(task["cfg"][0], task["family"])] = (task["cfg"], r)
+    coef = fit_coef(micro, cfgs)
     print("COEF = " + json.dumps(coef, indent=4, sort_keys=True))
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "coef.json").write_text(json.dumps(coef, indent=1, sort_keys=True) + "\n")
@@ -514,13 +525,16 @@ def report(records, version, wall, synth_seconds):
                               for (f, st, q), s in sums[blk].items()] for blk in sums}}
     common.write_json("bench_estimates", data)
     md = ["# bench_estimates: analytic resource estimates vs Yosys synthesis", "",
-          f"Generated by `python benchmarks/bench_estimates.py`. {version}. Non-flattened synthesis "
-          f"({', '.join(f'`{c}`' for c in HIER_CMD.values())}) so that the `dot` block "
-          "(`hwgen_top.core.dot`) and the `core` (the rest) are counted apart. Total Yosys time of "
+          f"Generated by `python benchmarks/bench_estimates.py{' --flat-check' if flat_rows else ''}`. "
+          f"{version}. Synthesis with the hierarchy kept (`hwgen.synth.synthesize(..., flatten=False)`: "
+          f"{', '.join(f'`{c}`' for c in HIER_CMD.values())}, as `hwgen build --target fpga` counts "
+          "its blocks) so that the `dot` block (`hwgen_top.core.dot`) and the `core` (every other "
+          "module: the core, the output queue, the top) are counted apart. Total Yosys time of "
           f"the results: {synth_seconds:.0f} s.", "",
           "Relative error = |est - syn| / max(syn, 1) (0 when both are 0). `lut` = logic LUTs "
           "(ECP5: + 2 LUT4 per CCU2C); `mem_blocks` = RAMB36 equivalents (xcup), DP16KD (ECP5), "
-          "SB_RAM40_4K (iCE40); `lutram_luts` = LUTs used as distributed RAM. Goal: mean <= 10 %, "
+          "SB_RAM40_4K (iCE40); `lutram_luts` = LUTs used as distributed RAM or shift registers "
+          "(SRL16E). Goal: mean <= 10 %, "
           "worst <= 25 % for lut, ff and mem_blocks. `fit` configurations (`c_*`) were used to fit "
           "hwgen.estimate's core constants (its dot constants were fitted on separate dot-only "
           "designs, see the script's docstring); `eval` ones were used for nothing else.", "",

@@ -18,53 +18,69 @@ CCU2C cells, ``lutram`` / ``lutram_luts`` distributed-RAM primitives and the LUT
 (RAMB36 equivalents on xcup, DP16KD on ECP5, SB_RAM40_4K on iCE40), ``uram`` (0: Yosys infers
 URAM288 only with ``-uram``), ``dsp`` (0: the datapath has no multiplier)).
 
-Families: ``xcup`` (LUT6, CARRY4, RAM32M16 / RAM64M8, RAMB36E2 / RAMB18E2), ``ecp5`` (LUT4, CCU2C,
-TRELLIS_DPR16X4, DP16KD), ``ice40`` (LUT4, SB_CARRY, SB_RAM40_4K; no distributed RAM, so the TLMM
-tables become flip-flops and multiplexers). The figures estimate what Yosys 0.23 reports for the
-accelerator synthesized with the family's ``hwgen.synth`` command (hierarchy kept, so that the two
-blocks can be counted; flattening changes logic LUTs by a few per cent, see
-``benchmarks/bench_estimates.py``).
+Families: ``xcup`` (LUT6, CARRY4, RAM32M16 / RAM64M8, SRL16E, RAMB36E2 / RAMB18E2), ``ecp5`` (LUT4,
+CCU2C, TRELLIS_DPR16X4, DP16KD), ``ice40`` (LUT4, SB_CARRY, SB_RAM40_4K; no distributed RAM, so
+the TLMM tables become block RAM or flip-flops and multiplexers). The figures estimate what
+Yosys 0.23 reports for the accelerator synthesized with the family's ``hwgen.synth`` command with
+the module hierarchy kept (``hwgen.synth.synthesize(..., flatten=False)``, the per-block counts of
+``hwgen build --target fpga``), so that the two blocks can be counted (flattened, see the known
+limits below).
 
 How each quantity is obtained
 -----------------------------
-- Memories: the memories of the RTL (weights ROM, activation and accumulator RAMs, TLMM tables)
-  are listed with their depth, width, write-enable groups and read ports (``_memories``), then
-  mapped by a re-implementation of the choice Yosys 0.23's ``memory_libmap`` makes
-  (``map_memory``): every primitive variant of the family's library (Yosys's
-  ``xilinx/lutrams_xcu.txt`` + ``brams_xc4v.txt``, ``ecp5/lutrams.txt`` + ``brams.txt``,
+- Memories: the memories of the RTL (weights ROM, activation and accumulator RAMs, output queue,
+  TLMM tables) are listed with their depth, width, write-enable groups and read ports
+  (``_memories``), then mapped by a re-implementation of the choice Yosys 0.23's
+  ``memory_libmap`` makes (``map_memory``): every primitive variant of the family's library
+  (Yosys's ``xilinx/lutrams_xcu.txt`` + ``brams_xc4v.txt``, ``ecp5/lutrams.txt`` + ``brams.txt``,
   ``ice40/brams.txt``) and the soft-logic fallback get memory_libmap's cost (cells x cost, scaled
   by the bits used for distributed RAM, + 0.5 per multiplexer / decoder bit for address ranges
   beyond one primitive, + 2 per emulation point; soft logic 1 per RAM bit, 1/64 (xcup) or 1/16
-  per ROM bit) and the cheapest wins. The mapping gives the primitive count and the flip-flops and
-  LUTs Yosys adds around it (read-data registers of LUTRAM, read-before-write emulation of
-  ECP5 / iCE40 block RAM, output multiplexers of deep memories, ROMs built in LUTs).
-- Flip-flops: every register of ``hwgen.rtl.accelerator`` and ``hwgen.rtl.tlmm``, counted with the
-  width Amaranth gives it, minus those Yosys removes (registers that can only hold their reset
-  value -- removed by synth_xilinx, kept by synth_ecp5 / synth_ice40 --, sign-extension copies
-  that are merged, pipeline fields nobody reads, weight-ROM columns that are constant or
-  duplicated), plus the memory flip-flops above. No fitted constant.
-- Carry cells: each column's final carry-chain adder, each lane's negation, the accumulators and
-  counters, in cells of 4 (CARRY4), 2 (CCU2C) or 1 (SB_CARRY) bits.
+  per ROM bit) and the cheapest wins. A TLMM table's lookups are asynchronous reads registered at
+  once: Yosys merges those registers into the read ports, so memory_libmap sees synchronous
+  reads, and on block RAM emulates their transparency and initial value too. The mapping gives
+  the primitive count and the flip-flops and LUTs Yosys adds around it (read-data registers of
+  LUTRAM, read-before-write emulation of ECP5 / iCE40 block RAM, output multiplexers of deep
+  memories, ROMs built in LUTs, RAMs built from flip-flops with their distinct columns only).
+- Flip-flops: every register of ``hwgen.rtl.accelerator``, ``hwgen.rtl.outqueue`` and the dot
+  (``hwgen.rtl.tlmm`` / ``hwgen.rtl.addertree``), counted with the width Amaranth gives it, minus
+  those Yosys removes or packs (registers that can only hold their reset value -- removed by
+  synth_xilinx, kept by synth_ecp5 / synth_ice40 --, registers fed a constant, sign-extension
+  copies that are merged, bits above a column's W-bit sum, constant bits of a small count,
+  requantized bits a ReLU always clears, pipeline fields past the last stage that reads them,
+  reset-less pipeline chains of three or more that synth_xilinx packs into SRL16E, weight-ROM
+  columns that are constant or duplicated), plus the memory flip-flops above. No fitted constant.
+- Carry cells: the lane negations, the table builders' adders, each column's registered
+  first-level adders and final adder, the accumulators and counters, in cells of 4 (CARRY4), 2
+  (CCU2C) or 1 (SB_CARRY) bits (Yosys maps adders of up to 4 bits on ECP5, 2 elsewhere, to LUTs).
 - Logic LUTs: ``dot_features`` / ``core_features`` count the hardware LUTs scale with (operand
-  bits of the column adder trees, with a log2 term for the depth of the compressor tree; table
-  builders; accumulator bits; buffer write-data bits; chunk-select bits; ...), and ``COEF`` gives
-  LUT sites per feature and family. Only these constants are fitted (non-negative least squares
-  on relative error, ``python benchmarks/bench_estimates.py --calibrate``): the dot constants on
-  dot-only designs (TlmmDot G = 2..4, T = 1..8; AdderTreeDot L = 2..16; 1 and 3 columns), the core
-  constants on the ``c_*`` configurations of that benchmark. Its ``t_*`` / ``a_*``
-  configurations were not used for fitting; on them (Yosys 0.23, hierarchy kept) flip-flops and
-  memory primitives (block RAM, LUTRAM) are exact, and logic LUTs have a mean error of about
-  11 % (xcup 13 %, ECP5 11 %, iCE40 1 %).
+  bits of the column adder trees -- terms, registered first-level adder bits, the combinational
+  rest of the tree: carry-chain adder and compressor full adders --; table builders; lane
+  negations; accumulator bits; buffer write-data bits; chunk-select bits; the output queue's
+  register inputs, ``queue_register_luts``; ...), and ``COEF`` gives LUT sites per feature and
+  family. Only these constants are fitted (non-negative least squares on relative error,
+  ``python benchmarks/bench_estimates.py --calibrate``): the dot constants on dot-only designs
+  (TlmmDot G = 2..4, T = 1..8; AdderTreeDot L = 2..24; 1 and 3 columns), the core constants on
+  the ``c_*`` configurations of that benchmark. Its ``t_*`` / ``a_*`` configurations were not used
+  for fitting; on them (Yosys 0.23, hierarchy kept) flip-flops and memory primitives (block RAM,
+  LUTRAM, SRL) are exact, and logic LUTs have a mean error of 3.7 % (worst 12.6 %; xcup 3.6 /
+  11.3 %, ECP5 4.3 / 12.6 %, iCE40 2.0 / 3.7 %: mean / worst).
 
-Known limits: ABC maps the lookup adders of a TLMM column with exactly four tables into 7-9-input
-LUTs (MUXF7-9) on xcup, about twice the LUTs of three or five tables; the smooth per-table model
-under-estimates those designs (T = 4) by about 30 % on xcup. Deep memories split over several
-block RAMs (output multiplexers) and flattening (a few per cent of logic LUTs) are approximated.
+Known limits: ABC maps for delay, so the LUTs of a block are not additive over its parts; the
+features follow the two regimes seen (a column whose combinational rest is at most one full
+adder deep gets its registered first level mapped into wide LUTs on xcup, a deeper one its
+compressor), but single designs still miss by up to about 13 % (ECP5, a TLMM column of eight
+tables). Deep memories split over several block RAMs (output multiplexers), a queue wider than
+ABC's widest LUT, and streaming weights (the weight buffer is not modelled) are approximated.
+The estimate is for the hierarchy kept: flattened, Yosys also merges the output queue's
+sign-extension copies and constants across modules, and logic LUTs drop by up to about 30 %
+(``benchmarks/bench_estimates.py --flat-check``); flip-flops and memory primitives do not change.
+The lookup adders of a TLMM column with four tables, which ABC used to map into MUXF7-9
+structures on xcup, no longer do (the lookups are registered before the adders).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from .engine import DOT_STAGES, DRAIN, STAGE_ACC_READ, STAGE_WRITE
@@ -112,6 +128,11 @@ class Memory:
     wr_data_distinct: int = 0  # distinct write-data bits after optimization (0: width)
     live_width: int = 0   # ROM: distinct non-constant data columns (0: width)
     shared: int = 1       # copies (of ``count``) with identical write ports: same registers
+    soft_width: int = 0   # RAM built from flip-flops: distinct data columns (0: width); columns
+                          # always written with the same data are merged
+    merged_reads: bool = False  # the sync read ports are asynchronous reads whose registers
+                                # Yosys (memory_dff) merged: transparency / init emulated on BRAM
+    wr_shared: bool = False     # its write address and enable are those of an earlier memory
 
     @property
     def abits(self):
@@ -145,6 +166,7 @@ class RamDef:
     groups: tuple
     prune_rom: bool = False
     wr_collision_ok: bool = True   # a sync read on another port returns old data when written
+    rd_init: bool = True  # the read data register has an initial value
     units: float = 1.0    # block-RAM units per cell (bram key), or LUT sites per cell (lutram)
 
 
@@ -199,9 +221,10 @@ def _ice40_rams():
     return [
         # brams.txt: SB_RAM40_4K, 256 x 16 .. 2048 x 2, one write and one read port, cost 64
         RamDef("RAM4K", "block", "SB_RAM40_4K", 64, 0, 11, d, 0,
-               (PortGroup("sw", 1, wr_max=2), PortGroup("sr", 1)), wr_collision_ok=False),
+               (PortGroup("sw", 1, wr_max=2), PortGroup("sr", 1)), wr_collision_ok=False, rd_init=False),
         RamDef("RAM4K_BE", "block", "SB_RAM40_4K", 64, 0, 11, d, 1,
-               (PortGroup("sw", 1, wr_max=3, wr_min=3), PortGroup("sr", 1)), wr_collision_ok=False),
+               (PortGroup("sw", 1, wr_max=3, wr_min=3), PortGroup("sr", 1)), wr_collision_ok=False,
+               rd_init=False),
     ]
 
 
@@ -268,6 +291,11 @@ def _geometry(mem, ram, reads, writes, gs):
     elif gs is not None and not mem.rom and not ram.wr_collision_ok:
         emu_read_first = True                         # 3 points per write port
         emu += 3
+        if mem.merged_reads:
+            # a read register merged into an asynchronous port: transparency with the write
+            # port emulated (3 points per read port), and its initial value (2) where the RAM
+            # has none
+            emu += mem.sync_reads * (3 + (0 if ram.rd_init else 2))
     wgroups = [ram.groups[i] for i in range(len(ram.groups)) if writes[i]]
     rgroups = [ram.groups[i] for i in range(len(ram.groups)) if reads[i]]
     byte_log2 = len(ram.dbits) - 1 if ram.byte == 0 else max([0] + [i for i, w in enumerate(ram.dbits) if w <= ram.byte])
@@ -344,9 +372,11 @@ def _memories(plan):
     hidden = any(lp.layer.requant is not None for lp in plan.layers)
     Q = plan.blocks_per_row
     # activation write data: in_data (load, repeated per sub-chunk) or the requantized block
-    # (run, repeated per slot, only if some layer writes the buffer): distinct (load, run) pairs
-    act_data = len({(x % (8 * e.lanes), (x % (8 * N) if x < 8 * N * Q else -1) if hidden else 0)
-                    for x in range(8 * R)})
+    # (run, repeated per slot, only if some layer writes the buffer; -1: a constant 0, beyond the
+    # last slot or a bit no requantized value ever sets): distinct (load, run) pairs
+    zero = requant_zero_bits(plan)
+    act_data = len({(x % (8 * e.lanes), (x % (8 * N) if x < 8 * N * Q and x % 8 not in zero else -1)
+                     if hidden else 0) for x in range(8 * R)})
     mems = [
         # one word per (chunk, block), initialized: a ROM with one synchronous read port. Data
         # columns that are constant over all words, or equal to another column, cost nothing
@@ -368,21 +398,46 @@ def _memories(plan):
         # one output beat and its tlast bit, one write port, one asynchronous read port
         qw = plan.out_bits * N + 1
         mems.append(Memory("output_queue", "core", queue_depth(plan.out_beats), qw, wr_groups=(qw,),
-                           async_reads=1))
+                           async_reads=1, soft_width=queue_data_bits(plan)))
     if e.kind == "tlmm":
         E = table_entry_bits(e)
         reps = e.table_replicas
         last = N - (reps - 1) * e.read_ports          # read ports of the last replica
         full = reps - 1 if last != e.read_ports else reps
         # per table, `reps` copies of 2 banks x 2**mag_bits entries, one write port (the builder)
-        # and read_ports asynchronous read ports (one per column it serves)
+        # and read_ports read ports (one per column it serves): asynchronous in the RTL, but each
+        # lookup is registered as it is read, and Yosys (memory_dff) merges that register into
+        # the port, so memory_libmap sees synchronous read ports (a LUTRAM keeps the register in
+        # the fabric; a block RAM takes it)
         if full:
             mems.append(Memory("tables", "dot", e.table_depth, E, wr_groups=(E,),
-                               async_reads=e.read_ports, count=e.tables * full, shared=reps))
+                               sync_reads=e.read_ports, count=e.tables * full, shared=reps,
+                               merged_reads=True))
         if full != reps:
             mems.append(Memory("tables_last", "dot", e.table_depth, E, wr_groups=(E,),
-                               async_reads=last, count=e.tables, shared=reps))
+                               sync_reads=last, count=e.tables, shared=reps, merged_reads=True,
+                               wr_shared=bool(full)))
     return mems
+
+
+def requant_zero_bits(plan):
+    """Bits of a requantized int8 value (hwgen.rtl.arith.requantize) that are 0 for every layer
+    that requantizes, so that Yosys makes them constants: with ReLU, the bits from the sign of
+    ``acc >> shift`` up (when it has at most 8 bits, saturation never happens and those bits are
+    sign copies the ReLU clears), else at least bit 7 (the sign)."""
+    hidden = [lp.layer.requant for lp in plan.layers if lp.layer.requant is not None]
+    if not hidden or not all(rq.relu for rq in hidden):
+        return set()
+    low = max(min(7, plan.acc_bits - rq.shift - 1) for rq in hidden)
+    return set(range(max(0, low), 8))
+
+
+def queue_data_bits(plan):
+    """Distinct bits of an output-queue entry (data and tlast): the core hands the queue its
+    accumulators (``acc_bits`` wide) for a 32-bit output, sign-extended inside the queue's
+    module, so only ``acc_bits`` of each output are distinct."""
+    n = min(plan.out_bits, plan.acc_bits) if plan.out_acc else plan.out_bits
+    return n * plan.engine.columns + 1
 
 
 def _live_columns(plan):
@@ -436,10 +491,11 @@ def memory_resources(mp, family):
         else:
             # RAM in flip-flops: depth x width enabled registers, a write decoder (one LUT per word),
             # one depth-input multiplexer per read port and data bit, data registers of sync reads
-            # (copies written identically, like the replicas of a TLMM table, share their
-            # registers: Yosys merges flip-flops with the same inputs; ``shared`` copies)
-            r["ff"] = (mem.bits + mem.width * mem.sync_reads) / max(1, mem.shared)
-            r["lut"] = (mem.depth / max(1, mem.shared)) + mem.width * reads * _mux_luts(family, mem.depth)
+            # (copies written identically, like the replicas of a TLMM table, share their words
+            # and write decoder: Yosys merges flip-flops with the same inputs; ``shared`` copies)
+            width = mem.soft_width or mem.width
+            r["ff"] = mem.depth * width / max(1, mem.shared) + width * mem.sync_reads
+            r["lut"] = (mem.depth / max(1, mem.shared)) + width * reads * _mux_luts(family, mem.depth)
     else:
         if ram.kind == "distributed":
             r["lutram"] = mp.cells
@@ -456,11 +512,14 @@ def memory_resources(mp, family):
                 r["ff"] += _clog2(mp.mult_a) * mem.sync_reads
         if mp.emu_read_first:
             # read-before-write emulation (ECP5 / iCE40 block RAM): the write is delayed one
-            # cycle (address, data and enables registered) and a bypass register + comparator
-            # returns the old data
+            # cycle (address and enables registered, shared by copies written alike, and data)
+            # and a bypass register returns the old data (replicas written with the same data
+            # share both), plus, for merged read registers, one flip-flop per read port
             g = mem.wr_distinct or len(mem.wr_groups)
             d = mem.wr_data_distinct or mem.width
-            r["ff"] += mem.abits + 2 * d + 2 * g
+            shared = 0 if mem.wr_shared else mem.abits + 2 * g
+            per_copy = 2 * d / max(1, mem.shared) + (mem.sync_reads if mem.merged_reads else 0)
+            r["ff"] += shared / mem.count + per_copy
             r["lut"] += d + mem.abits + 2 * g
     for k in r:
         r[k] *= mem.count
@@ -517,13 +576,12 @@ def _staged_levels(shapes):
 def column_operands(engine, family="xcup"):
     """Shapes (width, signed) of the operands of one column's adder tree in the dot block.
 
-    tlmm: the ``tables`` flipped lookups (``hwgen.rtl.arith.flip_terms``: entry width + 1; the
-    two top bits are the same function, but Yosys merges them only after it has sized the adders)
-    and the count of negated lookups (a tree sum of 1-bit values: the bits of ``tables`` on ECP5
-    and iCE40, where ABC sees the whole sum and finds the bits above them constant; on xcup the
-    sum of four or more bits ends in a CARRY4 chain ABC cannot see through, so the count keeps
-    the width Amaranth gives the tree; three or fewer are one full adder, two bits);
-    addertree: the ``lanes`` 9-bit terms (+a / -a / 0).
+    tlmm: the ``tables`` registered lookups, sign-flipped (``hwgen.rtl.arith.sign_flip``: entry
+    width + 1), and the registered count of negated lookups (a tree sum of 1-bit values; as
+    synthesized, it keeps only the bits of ``tables`` on ECP5 and iCE40, where ABC finds the bits
+    above them constant, and on xcup when it sums three or fewer bits (one full adder); on xcup
+    a sum of four or more bits ends in a carry chain and keeps the width Amaranth gives the
+    tree); addertree: the ``lanes`` 9-bit terms (+a / -a / 0).
     """
     e = engine
     if e.kind == "tlmm":
@@ -550,9 +608,10 @@ def dot_ffs(plan, family="xcup"):
         # constant and removed); the chunk copy: lanes (8 bits) and negated lanes (9 bits, only
         # those a -1 digit selects: not the top lane of a group); each table's entry register
         f["builder"] = (1 + _bits(e.entries) + 1 + G + (G - 1) + 8 * L + 9 * (L - T) + T * E)
-        # stage 1: every lookup (flipped: its two top bits are one flip-flop once merged) and the
-        # count of negated lookups, per column
-        f["lookups"] = N * (T * E + min(ops[-1][0], W))
+        # stage 1, per column: every lookup's sign bit (the entry's register is the table's read
+        # register, counted with the memories) and the count of negated lookups (with one table
+        # the count is that sign bit: one flip-flop)
+        f["lookups"] = N * (T + (min(ops[-1][0], W) if T > 1 else 0))
     else:
         f["inputs"] = e.weight_word_bits + 8 * L
     # registered adder levels: the column's sum is taken modulo 2**W (the width of ``partial``),
@@ -567,8 +626,8 @@ def core_ffs(plan, family="xcup"):
 
     Registers whose next value is always their reset value are removed by synth_xilinx (its
     opt_dff proves it) but kept by synth_ecp5 / synth_ice40: the layer counters of a one-layer
-    model, the sub-chunk counter when a row is one chunk, and the slot fields of the pipeline
-    when no layer writes the activation buffer (one layer).
+    model, the sub-chunk counter when a row is one chunk, and the pipeline fields they feed (see
+    ``_pipeline_chains``, which also gives the SRL16E packing of the pipeline on xcup).
     """
     e = plan.engine
     N, S, Q, NL = e.columns, plan.subchunks, plan.blocks_per_row, len(plan.layers)
@@ -576,14 +635,10 @@ def core_ffs(plan, family="xcup"):
     keep_const = family != "xcup"
     cycle_limit = max([lp.period for lp in plan.layers] + [e.build_cycles, DRAIN]) + 1
     rows = _bits(plan.act_rows)              # pos_row can step to 1 even with 1 row
-    block = _reg(plan.acc_depth)
     layer = _reg(NL) or (1 if keep_const else 0)
     slot = _reg(Q) or (1 if keep_const else 0)
     pos_sub = _reg(S) or (1 if keep_const else 0)
     fetch_sub = _reg(S)                      # only read when a row holds several chunks
-    # slot fields of the pipeline only feed the activation write enables of layers that write
-    # the buffer: with one layer they are removed (xcup) or kept as registers (ecp5, ice40)
-    st_slot = slot if (NL > 1 or keep_const) else 0
     f = {}
     # (a counter for 0 .. 0 is still one flip-flop wide: kept as a register by ecp5 / ice40)
     # sequencer: state (2 bits), layer, chunk, cycle, weight address, load/fetch position
@@ -592,14 +647,8 @@ def core_ffs(plan, family="xcup"):
     f["sequencer"] = (2 + layer + _bits(max(lp.chunks for lp in plan.layers)) + _bits(cycle_limit)
                       + _bits(plan.weight_words) + rows + pos_sub + (1 if tlmm else 0)
                       + rows + slot + fetch_sub)
-    # pipeline stages S1 .. S{STAGE_WRITE} (valid, block, first, last, bank, row, slot, layer),
-    # each field kept up to the last stage that reads it: bank in S1 (tlmm: the dot's table
-    # bank), first up to the accumulate stage (STAGE_ACC_READ + 1), block up to the write stage
-    # (read at STAGE_ACC_READ and STAGE_WRITE), valid, last, row, slot and layer up to the write
-    # stage
-    f["pipeline"] = sum(1 + block + (1 if k <= STAGE_ACC_READ + 1 else 0) + 1
-                        + (1 if tlmm and k == 1 else 0) + rows + st_slot + layer
-                        for k in range(1, STAGE_WRITE + 1))
+    # pipeline stages S1 .. S{STAGE_WRITE}: flip-flops not packed into shift registers
+    f["pipeline"] = sum(n * length for n, length, srl in _pipeline_chains(plan, family) if not srl)
     # partial sums (the bits above the dot's output width are sign copies, merged by Yosys),
     # accumulators
     pb = min(partial_bits(e), plan.acc_bits)
@@ -613,12 +662,66 @@ def core_ffs(plan, family="xcup"):
             out_bits = 7
         f["output"] = N * out_bits + 2
     else:
-        # output queue (its own module: every bit of its input is kept): the output register
-        # (tdata, tlast), tvalid, write and read pointers, the count of stored beats and the
-        # credits (0 .. depth + 1)
+        # output queue: the output register (tdata and tlast: as wide as the memory's read data,
+        # or, when the memory is built from flip-flops, only its distinct columns), tvalid, write
+        # and read pointers, the count of stored beats and the credits (0 .. depth + 1)
         depth = queue_depth(plan.out_beats)
-        f["queue"] = (plan.out_bits * N + 1) + 1 + 2 * _clog2(depth) + _bits(depth + 1) + _bits(depth + 2)
+        qmem = next(m for m in _memories(plan) if m.name == "output_queue")
+        data = qmem.width if map_memory(qmem, family).ram is not None else qmem.soft_width
+        f["queue"] = data + 1 + 2 * _clog2(depth) + _bits(depth + 1) + _bits(depth + 2)
     return f
+
+
+def _pipeline_chains(plan, family="xcup"):
+    """The register chains of the pipeline stage records S1 .. S{STAGE_WRITE} of
+    hwgen.rtl.accelerator._Core: a list of (bits, length, srl).
+
+    Each field runs from S1 to the last stage that reads it: ``bank`` in S1 (tlmm: the dot's table
+    bank), ``first`` in the accumulate stage (STAGE_ACC_READ + 1), ``block`` at STAGE_ACC_READ
+    (accumulator read address, when there are several words) and STAGE_WRITE (write address,
+    tlast), ``valid``, ``last``, ``row``, ``slot`` and ``layer`` at STAGE_WRITE. A stage read in
+    the middle splits a field's chain. The fields are reset-less: on xcup Yosys packs each chain
+    of three or more of them into one shift-register LUT per bit (``xilinx_srl -fixed -minlen 3``,
+    SRL16E); ``valid`` has a reset and stays in flip-flops. The slot fields only feed the
+    activation write enables of layers that write the buffer: with one layer they are removed
+    (xcup) or kept as registers (ecp5, ice40).
+    """
+    e = plan.engine
+    Q, NL = plan.blocks_per_row, len(plan.layers)
+    keep_const = family != "xcup"
+    rows = _bits(plan.act_rows)
+    layer = _reg(NL) or (1 if keep_const else 0)
+    slot = _reg(Q) or (1 if keep_const else 0)
+    # slot fields only feed the activation write enables of layers that write the buffer: with
+    # one layer they are removed (xcup) or kept as registers (ecp5, ice40)
+    st_slot = slot if (NL > 1 or keep_const) else 0
+    fields = [  # (bits, stages that read it, reset-less)
+        (1, (STAGE_WRITE,), False),                                   # valid
+        # block: also read at STAGE_WRITE by the output's tlast, so one bit even for one block;
+        # the accumulator read address only exists when there are several words
+        (_bits(plan.acc_depth), (STAGE_ACC_READ, STAGE_WRITE) if plan.acc_depth > 1 else (STAGE_WRITE,),
+         True),
+        (1, (STAGE_ACC_READ + 1,), True),                             # first
+        (1, (STAGE_WRITE,), True),                                    # last
+        (1 if e.kind == "tlmm" else 0, (1,), True),                   # bank
+        (rows, (STAGE_WRITE,), True),                                 # row
+        (st_slot, (STAGE_WRITE,), True),                              # slot
+        (layer, (STAGE_WRITE,), True),                                # layer
+    ]
+    out = []
+    for bits, taps, reset_less in fields:
+        start = 1
+        for tap in sorted(taps):
+            length = tap - start + 1
+            if bits and length > 0:
+                out.append((bits, length, family == "xcup" and reset_less and length >= 3))
+            start = tap + 1
+    return out
+
+
+def core_srls(plan, family="xcup"):
+    """Shift-register LUTs (SRL16E, xcup) of the core: one per bit of each packed pipeline chain."""
+    return sum(n for n, _, srl in _pipeline_chains(plan, family) if srl)
 
 
 # =====================================================================================
@@ -665,6 +768,12 @@ def column_tree(engine, family="xcup"):
     return bits, len(shapes)
 
 
+def _alu_cells(bits, family):
+    """Carry cells of a ``bits``-wide adder or counter: Yosys 0.23 maps an $alu to a carry chain
+    only above 4 bits on ECP5 and 2 bits on xcup / iCE40 (``arith_map.v``), smaller ones to LUTs."""
+    return _cells(bits, family) if bits > (4 if family == "ecp5" else 2) else 0
+
+
 def dot_features(plan, family):
     """Hardware counts of the dot block that its LUTs scale with."""
     e = plan.engine
@@ -693,11 +802,29 @@ def dot_features(plan, family):
                            for m in _memories(plan) if m.block == "dot")
     # per column: the registered first-level adders (carry chains), then the combinational rest
     # of the tree: ``rest`` operands summed to W bits, a carry-chain adder for two, and for more
-    # a compressor tree of about (rest - 2) x W full adders before it
-    f["l1_bits"] = N * adder_bits
+    # a compressor tree of about (rest - 2) x W full adders before it, compressor_levels(rest)
+    # full adders deep. ABC maps for delay first: while that rest is at most one full adder
+    # deep, the first level (its operand logic and the adder inputs) sets the delay and is
+    # mapped into wide LUTs (``l1_crit_bits``: LUT6 + MUXF7/8 on xcup); deeper, the first level
+    # has slack and the deep compressor is mapped wide instead (``rest_fa_deep``, three levels
+    # or more)
+    levels = compressor_levels(rest)
+    f["l1_crit_bits"] = N * adder_bits if levels <= 1 else 0
+    f["l1_bits"] = N * adder_bits if levels > 1 else 0
     f["rest_w"] = N * W if rest >= 2 else 0
-    f["rest_fa"] = N * max(0, rest - 2) * W
+    f["rest_fa"] = N * max(0, rest - 2) * W if levels <= 2 else 0
+    f["rest_fa_deep"] = N * max(0, rest - 2) * W if levels > 2 else 0
     return f
+
+
+def compressor_levels(operands):
+    """Full-adder levels of a carry-save tree reducing ``operands`` rows to two (Dadda's
+    sequence 2, 3, 4, 6, 9, 13, ...: each level reduces to 3/2 of the rows below it)."""
+    levels, rows = 0, 2
+    while rows < operands:
+        rows = rows * 3 // 2
+        levels += 1
+    return levels
 
 
 def dot_carry(plan, family):
@@ -717,10 +844,9 @@ def dot_carry(plan, family):
         c += N * _cells(W, family)
     if e.kind == "tlmm":
         c += (L - T) * _cells(9, family) + T * _cells(table_entry_bits(e), family)
-        if family == "xcup":
-            # the entry counter's incrementer, and the count of negated lookups when it ends in
-            # a carry chain (four or more tables)
-            c += _cells(_bits(e.entries), family) + (N if T >= 4 else 0)
+        # the entry counter's incrementer; on xcup the count of negated lookups ends in a carry
+        # chain when it sums four or more bits
+        c += _alu_cells(_bits(e.entries), family) + (N if T >= 4 and family == "xcup" else 0)
     else:
         c += L * _cells(9, family)
     return c
@@ -733,7 +859,6 @@ def core_features(plan, family):
     hidden = [lp for lp in plan.layers if lp.layer.requant is not None]
     act = next(m for m in _memories(plan) if m.name == "activations")
     f = {}
-    f["const"] = 1
     # accumulate: acc = first ? partial : old + partial, acc_bits per column
     f["acc_bits"] = N * plan.acc_bits
     # requantize (saturate (acc >> shift) to int8, ReLU) per column and layer that has it: the
@@ -752,9 +877,39 @@ def core_features(plan, family):
     f["seq_bits"] = (_bits(plan.weight_words) + 2 * _bits(plan.act_rows) + _bits(plan.acc_depth)
                      + _bits(max(lp.chunks for lp in plan.layers))
                      + _bits(max([lp.period for lp in plan.layers] + [e.build_cycles, DRAIN]) + 1))
+    # output queue (non-streaming top): the output register's next value, per bit
+    f["queue_luts"] = queue_data_luts(plan, family)
     f["layer_bits"] = (len(plan.layers) - 1) * (_bits(max(lp.chunks for lp in plan.layers))
                                                  + _bits(plan.acc_depth) + _bits(max(lp.period for lp in plan.layers)))
     return f
+
+
+def queue_register_luts(bits, depth, family):
+    """LUTs of the next value of the output queue's data register (hwgen.rtl.outqueue): ``bits``
+    bits, a memory of ``depth`` entries in distributed RAM (xcup, ECP5).
+
+    Each bit loads the memory's read data or the core's beat, chosen by ``m_axis_tvalid``,
+    ``m_axis_tready`` and ``stored != 0``: a function of 4 + s inputs (s the bits of the
+    ``stored`` counter). ABC does not share the ``stored != 0`` decode: while the function fits
+    the widest LUT it maps (xcup: 9 inputs, LUT6 + MUXF7-9; ECP5: 7 inputs, LUT4 + PFUMX /
+    L6MUX21) it builds one per bit, 2**(n - k) LUTs of k inputs; wider, it factors the decode out
+    (about one LUT per bit).
+    """
+    n = 4 + _bits(depth + 1)
+    k, widest = (6, 9) if family == "xcup" else (4, 7)
+    return bits * (2 ** max(0, n - k) if n <= widest else 1)
+
+
+def queue_data_luts(plan, family):
+    """LUTs of the output queue's data register inputs (``queue_register_luts``). On iCE40
+    (4-input LUTs, no distributed RAM) the memory is flip-flops and multiplexers (counted with
+    the memory) and the register takes one more LUT per distinct bit."""
+    if is_streaming(plan):
+        return 0
+    qmem = next(m for m in _memories(plan) if m.name == "output_queue")
+    if family == "ice40" or map_memory(qmem, family).ram is None:
+        return qmem.soft_width
+    return queue_register_luts(qmem.width, qmem.depth, family)
 
 
 def core_carry(plan, family):
@@ -770,19 +925,19 @@ def core_carry(plan, family):
 # benchmarks/bench_estimates.py --calibrate, which prints this table).
 COEF = {
     "xcup": {
-        "dot_addertree": {"at_lw": 0.0, "at_lwlog": 0.915, "at_w": 1.52, "neg_bits": 0.63},
-        "dot_tlmm": {"bld_g2": 0.0, "bld_g3": 27.687, "bld_g4": 83.899, "neg_bits": 1.433, "tbl_mem": 1.612, "tl_t1w": 1.614, "tl_t3w": 0.188, "tl_w": 0.775},
-        "core": {"acc_bits": 2.375, "const": 101.271, "layer_bits": 0.0, "rq_bits": 0.0, "sel_bits": 0.0, "seq_bits": 0.0, "wr_bits": 0.616, "wr_rq_bits": 0.0},
+        "dot_addertree": {"l1_bits": 0.0, "l1_crit_bits": 2.508, "neg_bits": 0.774, "rest_fa": 1.137, "rest_fa_deep": 3.128, "rest_w": 0.853, "term_bits": 1.109},
+        "dot_tlmm": {"bld_g2": 0.0, "bld_g3": 1.442, "bld_g4": 2.91, "flip_bits": 0.0, "l1_bits": 1.031, "l1_crit_bits": 1.031, "neg_bits": 4.046, "rest_fa": 1.861, "rest_fa_deep": 2.022, "rest_w": 1.19, "tbl_mem": 0.908},
+        "core": {"acc_bits": 2.086, "layer_bits": 0.0, "queue_luts": 1.157, "rq_bits": 0.0, "sel_bits": 0.0, "seq_bits": 2.313, "wr_bits": 0.986, "wr_rq_bits": 0.0},
     },
     "ecp5": {
-        "dot_addertree": {"at_lw": 0.657, "at_lwlog": 0.844, "at_w": 0.0, "neg_bits": 2.069},
-        "dot_tlmm": {"bld_g2": 0.0, "bld_g3": 33.273, "bld_g4": 84.614, "neg_bits": 2.833, "tbl_mem": 1.279, "tl_t1w": 2.171, "tl_t3w": 1.49, "tl_w": 2.268},
-        "core": {"acc_bits": 1.632, "const": 220.306, "layer_bits": 0.0, "rq_bits": 0.0, "sel_bits": 2.189, "seq_bits": 0.0, "wr_bits": 0.0, "wr_rq_bits": 0.965},
+        "dot_addertree": {"l1_bits": 2.257, "l1_crit_bits": 0.0, "neg_bits": 2.01, "rest_fa": 2.057, "rest_fa_deep": 1.227, "rest_w": 1.228, "term_bits": 1.538},
+        "dot_tlmm": {"bld_g2": 32.306, "bld_g3": 0.0, "bld_g4": 114.269, "flip_bits": 1.395, "l1_bits": 2.003, "l1_crit_bits": 1.177, "neg_bits": 5.282, "rest_fa": 1.271, "rest_fa_deep": 0.0, "rest_w": 0.831, "tbl_mem": 0.855},
+        "core": {"acc_bits": 3.254, "layer_bits": 0.0, "queue_luts": 0.93, "rq_bits": 0.0, "sel_bits": 0.0, "seq_bits": 6.741, "wr_bits": 0.928, "wr_rq_bits": 0.0},
     },
     "ice40": {
-        "dot_addertree": {"at_lw": 1.101, "at_lwlog": 0.329, "at_w": 0.0, "neg_bits": 1.779},
-        "dot_tlmm": {"bld_g2": 0.0, "bld_g3": 20.044, "bld_g4": 142.286, "neg_bits": 2.37, "tbl_mem": 0.947, "tl_t1w": 0.953, "tl_t3w": 0.0, "tl_w": 1.491},
-        "core": {"acc_bits": 0.423, "const": 64.435, "layer_bits": 1.659, "rq_bits": 0.004, "sel_bits": 4.098, "seq_bits": 2.459, "wr_bits": 0.0, "wr_rq_bits": 0.034},
+        "dot_addertree": {"l1_bits": 0.77, "l1_crit_bits": 0.072, "neg_bits": 1.778, "rest_fa": 0.462, "rest_fa_deep": 0.0, "rest_w": 1.0, "term_bits": 1.516},
+        "dot_tlmm": {"bld_g2": 3.602, "bld_g3": 0.0, "bld_g4": 31.483, "flip_bits": 1.391, "l1_bits": 0.0, "l1_crit_bits": 2.23, "neg_bits": 4.568, "rest_fa": 1.058, "rest_fa_deep": 0.0, "rest_w": 1.489, "tbl_mem": 0.875},
+        "core": {"acc_bits": 0.0, "layer_bits": 0.0, "queue_luts": 1.44, "rq_bits": 0.0, "sel_bits": 2.586, "seq_bits": 5.746, "wr_bits": 0.0, "wr_rq_bits": 0.0},
     },
 }
 
@@ -835,6 +990,7 @@ def estimate_resources(plan, family="xcup"):
     # registers
     blocks["dot"]["ff"] += sum(dot_ffs(plan, family).values())
     blocks["core"]["ff"] += sum(core_ffs(plan, family).values())
+    blocks["core"]["lutram_luts"] += core_srls(plan, family)   # SRL16E: LUTs used as memory
     # logic: LUT sites from the hardware counts, carry cells counted directly
     kind = "tlmm" if e.kind == "tlmm" else "addertree"
     for name, feats in (("dot", dot_features(plan, family)), ("core", core_features(plan, family))):
