@@ -63,7 +63,7 @@ import common  # noqa: E402
 from hwgen.estimate import estimate_resources  # noqa: E402
 from hwgen.plan import make_plan  # noqa: E402
 from hwgen.errors import HwgenError  # noqa: E402
-from hwgen.fpga.yosys import block_of  # noqa: E402
+from hwgen.fpga.yosys import block_cells  # noqa: E402
 from hwgen.synth import summarize, synth_command, synthesize  # noqa: E402
 
 CACHE = Path(os.environ.get("HWGEN_EST_CACHE", common.BUILD / "estimates" / "cache"))
@@ -235,13 +235,7 @@ def _nice():
 def block_summaries(modules, family):
     """{"dot": summary, "core": summary, "total": summary} from per-module own primitives, the
     modules grouped as ``hwgen build --target fpga`` does (``hwgen.fpga.yosys.block_of``)."""
-    per_block = {"dot": {}, "core": {}}
-    total = {}
-    for name, cells in modules.items():
-        blk = per_block[block_of(name, TOP)]
-        for t, n in cells.items():
-            blk[t] = blk.get(t, 0) + n
-            total[t] = total.get(t, 0) + n
+    per_block, total = block_cells(modules, TOP)
     return {"dot": summarize(per_block["dot"], family), "core": summarize(per_block["core"], family),
             "total": summarize(total, family)}
 

@@ -147,6 +147,17 @@ def synth_blocks(source, top, device, workdir, log):
     own = {}
     for name, cells in modules.items():
         own[name] = {t: n for t, n in sorted(cells.items()) if t not in modules}
+    per_block, total = block_cells(own, top)
+    return {
+        "modules": dict(sorted(own.items())),
+        "blocks": {b: summarize(dict(sorted(p.items())), device.family) for b, p in per_block.items()},
+        "total": summarize(dict(sorted(total.items())), device.family),
+    }
+
+
+def block_cells(own, top):
+    """(``{"dot": cells, "core": cells}``, total cells) from each module's own cell counts, the
+    modules grouped by ``block_of``."""
     per_block = {"dot": {}, "core": {}}
     total = {}
     for name, cells in own.items():
@@ -154,11 +165,7 @@ def synth_blocks(source, top, device, workdir, log):
         for t, n in cells.items():
             blk[t] = blk.get(t, 0) + n
             total[t] = total.get(t, 0) + n
-    return {
-        "modules": dict(sorted(own.items())),
-        "blocks": {b: summarize(dict(sorted(p.items())), device.family) for b, p in per_block.items()},
-        "total": summarize(dict(sorted(total.items())), device.family),
-    }
+    return per_block, total
 
 
 def yosys_version():
