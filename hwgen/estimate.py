@@ -970,9 +970,8 @@ def estimate_resources(plan, family="xcup"):
         from .hardwired import hardwired_resources
         return hardwired_resources(plan, family)
     if getattr(e, "kind", None) not in ("tlmm", "addertree"):
-        z = _zero()
-        return {"family": family, "blocks": {"dot": dict(z), "core": dict(z)}, "total": dict(z),
-                "memories": [], "basis": f"no analytic model for engine kind {e.kind!r}", **z}
+        # no figures rather than zeros that would read as an estimate
+        return {"family": family, "basis": f"no analytic model for engine kind {e.kind!r}"}
     coef = COEF[family]
     blocks = {"dot": _zero(), "core": _zero()}
     # memories
