@@ -22,9 +22,7 @@ from hwgen.rtlsim.bench import run_case
 async def matches_simulator(dut):
     case = np.load(os.environ["HWGEN_CASE"])
     blocks = int(case["blocks"])
-    out, lasts, cycles, stalls = await run_case(
-        dut, case["beats"], case["ready"], int(case["columns"]), int(case["out_bits"]),
-        blocks, int(case["max_cycles"]))
+    out, lasts, cycles, stalls, _ = await run_case(dut, case)
     expected = case["expected"]
     mismatch = np.argwhere(out != expected)
     assert mismatch.size == 0, (

@@ -13,7 +13,7 @@ source follows AXI-Stream: it offers its next beat at the first pattern cycle af
 handshake and keeps it valid, unchanged, until it is taken. Cycles are counted from the first
 input handshake to the last output handshake, both included. The bench checks every output beat,
 ``tlast``, the cycle count and the output stall count, and that the weight stream never offers
-more beats than the vectors need. The driver is ``hwgen.rtlsim.bench.run_stream_case``.
+more beats than the vectors need. The driver is ``hwgen.rtlsim.bench.run_case``.
 """
 
 import os
@@ -21,13 +21,13 @@ import os
 import cocotb
 import numpy as np
 
-from hwgen.rtlsim.bench import run_stream_case
+from hwgen.rtlsim.bench import run_case
 
 
 @cocotb.test()
 async def stream_matches_model(dut):
     case = np.load(os.environ["HWGEN_CASE"])
-    out, lasts, cycles, stalls, wsent = await run_stream_case(dut, case)
+    out, lasts, cycles, stalls, wsent = await run_case(dut, case)
     expected = case["expected"]
     blocks = int(case["blocks"])
     mismatch = np.argwhere(out != expected)

@@ -33,77 +33,40 @@ def unpack_lanes(word, count, bits):
     return out
 
 
-async def run_case(dut, beats, ready, columns, out_bits, blocks, max_cycles):
-    """Drive ``beats`` (batch, chunks, lanes) and collect (batch, blocks, columns) output beats."""
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.s_axis_tvalid.value = 0
-    dut.s_axis_tdata.value = 0
-    dut.m_axis_tready.value = 0
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
+async def run_case(dut, case):
+    """Drive a case and collect its output beats; returns outputs (batch, blocks, columns), the
+    tlast bits, cycles, output stalls (cycles an output beat was held) and the weight beats taken.
 
-    flat = beats.reshape(-1, beats.shape[-1])
-    words = [pack_lanes(b, 8) for b in flat]
-    expected_beats = beats.shape[0] * blocks
-    got, lasts = [], []
-    sent = 0
-    first_in = last_out = None
-    stalls = 0
-    for k in range(max_cycles):
-        await FallingEdge(dut.clk)
-        if sent < len(words):
-            dut.s_axis_tvalid.value = 1
-            dut.s_axis_tdata.value = words[sent]
-        else:
-            dut.s_axis_tvalid.value = 0
-        dut.m_axis_tready.value = int(ready[k % len(ready)])
-        await ReadOnly()
-        if sent < len(words) and dut.s_axis_tready.value == 1:
-            if first_in is None:
-                first_in = k
-            sent += 1
-        if dut.m_axis_tvalid.value == 1:
-            if dut.m_axis_tready.value == 1:
-                got.append(unpack_lanes(dut.m_axis_tdata.value.to_unsigned(), columns, out_bits))
-                lasts.append(int(dut.m_axis_tlast.value))
-                last_out = k
-                if len(got) == expected_beats:
-                    break
-            else:
-                stalls += 1
-    else:
-        raise AssertionError(f"timeout after {max_cycles} cycles: {sent} beats in, {len(got)} out")
-    out = np.array(got, dtype=np.int64).reshape(beats.shape[0], blocks, columns)
-    return out, np.array(lasts, dtype=np.int8), last_out - first_in + 1, stalls
-
-
-async def run_stream_case(dut, case):
-    """``run_case`` for a top with streamed weights (``s_axis_weights_*``): the case also holds the
-    weight beats of one vector (``wbeats``), the DRAM pattern (``dram``, 1 where the DRAM can
-    deliver a beat) and ``lead`` (cycles the weight stream runs before the first input beat).
-    Returns outputs, tlast bits, cycles, output stalls and the weight beats taken."""
-    beats, wbeats = case["beats"], case["wbeats"]
-    ready, dram = case["ready"], case["dram"]
-    lead, columns, out_bits = int(case["lead"]), int(case["columns"]), int(case["out_bits"])
+    ``case`` (an npz mapping) holds ``beats`` (batch, chunks, lanes), the output-ready pattern
+    ``ready``, ``columns``, ``out_bits``, ``blocks`` and ``max_cycles``. For a top with streamed
+    weights (``s_axis_weights_*``) it also holds the weight beats of one vector (``wbeats``), the
+    DRAM pattern (``dram``, 1 where the DRAM can deliver a beat) and ``lead`` (cycles the weight
+    stream runs before the first input beat); without them no weight beat is driven.
+    """
+    beats, ready = case["beats"], case["ready"]
+    columns, out_bits = int(case["columns"]), int(case["out_bits"])
     blocks, max_cycles = int(case["blocks"]), int(case["max_cycles"])
+    stream = "wbeats" in case
+    lead = int(case["lead"]) if stream else 0
     batch = beats.shape[0]
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
     dut.s_axis_tvalid.value = 0
     dut.s_axis_tdata.value = 0
-    dut.s_axis_weights_tvalid.value = 0
-    dut.s_axis_weights_tdata.value = 0
+    if stream:
+        dut.s_axis_weights_tvalid.value = 0
+        dut.s_axis_weights_tdata.value = 0
     dut.m_axis_tready.value = 0
     for _ in range(3):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
 
     words = [pack_lanes(b, 8) for b in beats.reshape(-1, beats.shape[-1])]
-    wwords = [int.from_bytes(row.tobytes(), "little") for row in wbeats]
-    n_w = len(wwords) * batch
+    if stream:
+        dram = case["dram"]
+        wwords = [int.from_bytes(row.tobytes(), "little") for row in case["wbeats"]]
+        n_w = len(wwords) * batch
     expected_beats = batch * blocks
     got, lasts = [], []
     sent = wsent = 0
@@ -117,17 +80,18 @@ async def run_stream_case(dut, case):
             dut.s_axis_tdata.value = words[sent]
         else:
             dut.s_axis_tvalid.value = 0
-        wvalid = wsent < n_w and (holding or bool(dram[k % len(dram)]))
-        dut.s_axis_weights_tvalid.value = int(wvalid)
-        if wvalid:
-            dut.s_axis_weights_tdata.value = wwords[wsent % len(wwords)]
+        if stream:
+            wvalid = wsent < n_w and (holding or bool(dram[k % len(dram)]))
+            dut.s_axis_weights_tvalid.value = int(wvalid)
+            if wvalid:
+                dut.s_axis_weights_tdata.value = wwords[wsent % len(wwords)]
         dut.m_axis_tready.value = int(ready[k % len(ready)])
         await ReadOnly()
         if k >= lead and sent < len(words) and dut.s_axis_tready.value == 1:
             if first_in is None:
                 first_in = k
             sent += 1
-        if wvalid:
+        if stream and wvalid:
             if dut.s_axis_weights_tready.value == 1:
                 wsent += 1
                 holding = False
@@ -149,14 +113,8 @@ async def run_stream_case(dut, case):
     return out, np.array(lasts, dtype=np.int8), last_out - first_in + 1, stalls, wsent
 
 
-
 @cocotb.test()
 async def accelerator_case(dut):
     case = np.load(os.environ["HWGEN_CASE"])
-    if "wbeats" in case.files:
-        out, lasts, cycles, stalls, _ = await run_stream_case(dut, case)
-    else:
-        out, lasts, cycles, stalls = await run_case(
-            dut, case["beats"], case["ready"], int(case["columns"]), int(case["out_bits"]),
-            int(case["blocks"]), int(case["max_cycles"]))
+    out, lasts, cycles, stalls, _ = await run_case(dut, case)
     np.savez(os.environ["HWGEN_RESULT"], outputs=out, lasts=lasts, cycles=cycles, stalls=stalls)
