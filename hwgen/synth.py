@@ -180,6 +180,29 @@ def _yosys_quote(path: Path) -> str:
     return f'"{text}"'
 
 
+def run_yosys(script: Path, workdir: Path, log: Path, what: str, timeout=None) -> None:
+    """Run the Yosys script ``script`` in ``workdir``, its output in ``log``. A timeout, a signal
+    or a non-zero exit raises HwgenError (one line: ``yosys (<what>) ...`` and the first error
+    in the log)."""
+    yosys = find_tool("yosys")
+    try:
+        with open(log, "w") as log_file:
+            proc = subprocess.run([yosys, "-s", str(script)], stdout=log_file,
+                                  stderr=subprocess.STDOUT, cwd=workdir, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise HwgenError(f"yosys ({what}) did not finish within {timeout:g} s") from None
+    if proc.returncode < 0:
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = f"signal {-proc.returncode}"
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        raise HwgenError(f"yosys ({what}) was killed by {name}{hint}")
+    if proc.returncode != 0:
+        err = _first_error(log) or f"exit code {proc.returncode}"
+        raise HwgenError(f"yosys ({what}) failed: {err}")
+
+
 def _first_error(log: Path) -> str:
     try:
         lines = log.read_text(errors="replace").splitlines()
@@ -237,7 +260,7 @@ def synthesize(verilog_files, top: str, family: str, workdir, log_path=None, *,
     for src in sources:
         if not src.is_file():
             raise HwgenError("Verilog file not found", file=str(src))
-    yosys = find_tool("yosys")
+    find_tool("yosys")                  # a missing Yosys fails before any file is written
 
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -260,23 +283,13 @@ def synthesize(verilog_files, top: str, family: str, workdir, log_path=None, *,
              f"tee -q -o {stat_file.name} stat -top {top}"]
     script.write_text("\n".join(lines) + "\n")
 
+    what = synth_cmd.split()[0]
     try:
-        with open(log, "w") as log_file:
-            proc = subprocess.run([yosys, "-s", str(script)], stdout=log_file,
-                                  stderr=subprocess.STDOUT, cwd=workdir, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise HwgenError(f"yosys {synth_cmd.split()[0]} did not finish within {timeout:g} s; "
-                         f"see {log}") from None
-    if proc.returncode < 0:
-        try:
-            name = signal.Signals(-proc.returncode).name
-        except ValueError:
-            name = f"signal {-proc.returncode}"
-        hint = " (out of memory?)" if name == "SIGKILL" else ""
-        raise HwgenError(f"yosys was killed by {name}{hint}; see {log}")
-    if proc.returncode != 0 or not stat_file.is_file():
-        err = _first_error(log) or f"exit code {proc.returncode}"
-        raise HwgenError(f"yosys {synth_cmd.split()[0]} failed: {err}; see {log}")
+        run_yosys(script, workdir, log, what, timeout=timeout)
+    except HwgenError as e:
+        raise HwgenError(f"{e}; see {log}") from None
+    if not stat_file.is_file():
+        raise HwgenError(f"yosys ({what}) wrote no statistics; see {log}")
 
     if flatten:
         stat = json.loads(stat_file.read_text())

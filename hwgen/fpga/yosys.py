@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 from pathlib import Path
 
 from hwgen.errors import HwgenError
-from hwgen.synth import _first_error, summarize
+from hwgen.synth import run_yosys, summarize
 from hwgen.tools import find_tool
 
 __all__ = ["synth_netlist", "synth_blocks", "parse_stat", "block_of", "yosys_version"]
@@ -41,25 +40,12 @@ def _quote(path, workdir=None):
 
 def _run(lines, workdir, log, what):
     """Run the Yosys script ``lines`` in ``workdir`` with its output in ``log``."""
-    yosys = find_tool("yosys")
     script = workdir / f"{log.stem}.ys"
     script.write_text("\n".join(lines) + "\n")
     try:
-        with open(log, "w") as f:
-            proc = subprocess.run([yosys, "-s", script.name], stdout=f, stderr=subprocess.STDOUT,
-                                  cwd=workdir)
+        run_yosys(Path(script.name), workdir, log, what)
     finally:
         script.unlink(missing_ok=True)
-    if proc.returncode < 0:
-        try:
-            name = signal.Signals(-proc.returncode).name
-        except ValueError:
-            name = f"signal {-proc.returncode}"
-        hint = " (out of memory?)" if name == "SIGKILL" else ""
-        raise HwgenError(f"yosys ({what}) was killed by {name}{hint}")
-    if proc.returncode != 0:
-        err = _first_error(log) or f"exit code {proc.returncode}"
-        raise HwgenError(f"yosys ({what}) failed: {err}")
 
 
 def parse_stat(text):

@@ -267,7 +267,7 @@ class _Core(Elaboratable):
         chunk_bits = subs[fetch_sub] if S > 1 else a_rd.data[:8 * L]
         chunk_lanes = [chunk_bits[8 * x:8 * x + 8].as_signed() for x in range(L)]
 
-        # ---- pipeline control: S1 (weights, partial sums), S2 (accumulate), S3 (write) ----
+        # ---- pipeline control: stage records s1 .. s{STAGE_WRITE} (hwgen.engine), one per cycle ----
         def field(limit, name):     # a pipeline field: meaningful only while its stage is valid
             return Signal(range(max(2, limit)), name=name, reset_less=True)
 
@@ -283,7 +283,7 @@ class _Core(Elaboratable):
                 "layer": field(NL, f"{name}_layer"),
             }
         st = [None] + [stage(f"s{i}") for i in range(1, STAGE_WRITE + 1)]
-        s1, s_acc, s_write = st[1], st[STAGE_ACC_READ + 1], st[STAGE_WRITE]
+        s1, s_acc, s3 = st[1], st[STAGE_ACC_READ + 1], st[STAGE_WRITE]   # issue, accumulate, write
         m.d.sync += [
             s1["valid"].eq(issue), s1["block"].eq(cycle), s1["first"].eq(chunk == 0),
             s1["last"].eq(chunk == last_chunk[layer]), s1["bank"].eq(chunk[0]),
@@ -322,7 +322,6 @@ class _Core(Elaboratable):
                 m.d.sync += acc[n].eq(old + partial[n])
 
         # write back, or requantize into the next bank / the output
-        s3 = s_write
         final = s3["layer"] == NL - 1
         m.d.comb += [c_wr.addr.eq(s3["block"]), c_wr.data.eq(Cat(*acc)),
                      c_wr.en.eq(s3["valid"] & ~s3["last"])]
