@@ -113,6 +113,18 @@ async def run_case(dut, case):
     return out, np.array(lasts, dtype=np.int8), last_out - first_in + 1, stalls, wsent
 
 
+def check_beats(out, lasts, case):
+    """Assert (inside the simulation) that the collected beats equal ``case["expected"]`` and
+    that ``tlast`` marks exactly the last beat of each vector."""
+    expected, blocks = case["expected"], int(case["blocks"])
+    mismatch = np.argwhere(out != expected)
+    assert mismatch.size == 0, (
+        f"{len(mismatch)} output values differ; first at (vector, beat, column) "
+        f"{tuple(mismatch[0])}: rtl {out[tuple(mismatch[0])]} vs simulator {expected[tuple(mismatch[0])]}")
+    want_last = np.tile(np.arange(blocks) == blocks - 1, len(expected)).astype(np.int8)
+    assert np.array_equal(lasts, want_last), f"tlast pattern {lasts.tolist()} != {want_last.tolist()}"
+
+
 @cocotb.test()
 async def accelerator_case(dut):
     case = np.load(os.environ["HWGEN_CASE"])
